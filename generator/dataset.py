@@ -1,0 +1,75 @@
+"""What a dataset provides to the engine, and the registry of built-in datasets.
+
+A dataset is a class with a settings model (its keys in ``config.json``), SQLAlchemy metadata,
+and one ``TableGen`` per generated table: how many driving rows, which columns it produces and
+a pure ``build(table, start, stop)`` that returns those columns for rows ``[start, stop)``.
+Datasets are constructed in the parent process once (``resolve_context`` reads env/.env there,
+so errors surface before any worker starts) and again inside each worker from the same
+settings and context, which are plain data.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from sqlalchemy import MetaData
+
+from seedgen.errors import ConfigError
+from seedgen.settings import GenerateSettings
+
+
+@dataclass(frozen=True)
+class TableGen:
+    """How the engine drives one generated table."""
+
+    name: str
+    rows: int  # driving rows; for exploded tables, the parent rows
+    produces: tuple[str, ...]
+    batch_rows: int
+    fanout: float = 1.0  # expected output rows per driving row (shard sizing)
+    exploded: bool = False  # output row count is data-dependent
+    key_ranges: dict[str, list[int]] = field(default_factory=dict)
+
+
+class Dataset(ABC):
+    name: ClassVar[str]
+    settings_model: ClassVar[type[GenerateSettings]]
+    config_sections: ClassVar[tuple[str, ...]]
+    metadata: ClassVar[MetaData]
+    extensions: ClassVar[list[str]] = []
+
+    def __init__(self, settings: GenerateSettings, context: dict[str, Any]) -> None:
+        self.settings = settings
+        self.context = context
+
+    @classmethod
+    def resolve_context(cls, settings: GenerateSettings, env_file: Path) -> dict[str, Any]:
+        """Inputs from outside the config (env vars), resolved once; plain JSON-able data."""
+        return {}
+
+    @abstractmethod
+    def tables(self) -> list[TableGen]: ...
+
+    @abstractmethod
+    def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]: ...
+
+
+DATASETS = {
+    "genonaut": "generator.datasets.genonaut.dataset:GenonautDataset",
+}
+
+
+def dataset_class(name: str) -> type[Dataset]:
+    target = DATASETS.get(name)
+    if target is None:
+        raise ConfigError(
+            f"unknown dataset {name!r}", hint=f"built-in datasets: {', '.join(sorted(DATASETS))}"
+        )
+    module, _, attr = target.partition(":")
+    cls: type[Dataset] = getattr(importlib.import_module(module), attr)
+    return cls

@@ -1,0 +1,1 @@
+"""Built-in datasets. Each module composes engine pieces; see ``generator.dataset.Dataset``."""

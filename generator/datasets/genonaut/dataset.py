@@ -1,0 +1,375 @@
+"""The genonaut dataset: users, tags, both content partitions, generation jobs and content tags.
+
+Only composes engine pieces. Row layouts (all indexes are 0-based row numbers):
+
+- users: row 0 is the admin (id from ``DB_USER_ADMIN_UUID``); rows 1.. are generated.
+- tags: one row per distinct pool name (101).
+- content_items: ids ``1..N``; content_items_auto: ids ``N+1..N+M`` (disjoint, int4).
+- generation_jobs: rows ``[0, N)`` complete the items, ``[N, N+M)`` the auto items (same user,
+  prompt and time as their item), then the extra, never-completed jobs; ids are ``row + 1``.
+- content_tags: exploded from the items then the auto items (driving row = item row).
+
+Every FK is recomputed from the parent's row index (``creator`` of item i, the tag indexes of
+item i), never looked up.
+"""
+
+from __future__ import annotations
+
+
+from datetime import UTC
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from generator import columns as col
+from generator.dataset import Dataset, TableGen
+from generator.datasets.genonaut import models
+from generator.datasets.genonaut.settings import GenonautSettings
+from generator.datasets.genonaut.vocabulary import VOCABULARY
+from generator.pools import faker_pool
+from generator.rng import Stream, permute
+from generator.text import TemplateSet
+from seedgen.settings import require_uuid
+
+ADMIN_ENV = "DB_USER_ADMIN_UUID"
+STYLES = ("anime", "illustration", "photorealistic")
+RESOLUTIONS = ("1024x768", "1280x720", "1920x1080", "2560x1440", "3840x2160", "1024x1024",
+               "2048x2048", "768x1024", "1080x1920")
+EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
+SOURCES = {"content_items": ("items", "regular"), "content_items_auto": ("auto", "auto")}
+CONTENT = tuple(SOURCES)
+
+
+class GenonautDataset(Dataset):
+    name = "genonaut"
+    settings_model = GenonautSettings
+    config_sections = ("seed_data", "seed_data_generator")
+    metadata = models.metadata
+    extensions = models.EXTENSIONS
+
+    settings: GenonautSettings
+
+    @classmethod
+    def resolve_context(cls, settings: Any, env_file: Path) -> dict[str, Any]:
+        return {"admin_uuid": str(require_uuid(ADMIN_ENV, env_file))}
+
+    # ------------------------------------------------------------------ sizes and layout
+
+    @cached_property
+    def n(self) -> dict[str, int]:
+        s = self.settings
+        return {
+            "users": s.target_rows_users,
+            "tags": len(VOCABULARY.tag_names),
+            "content_items": s.target_rows_content_items,
+            "content_items_auto": s.target_rows_content_items_auto,
+        }
+
+    @cached_property
+    def id_offset(self) -> dict[str, int]:
+        return {"content_items": 1, "content_items_auto": 1 + self.n["content_items"]}
+
+    @cached_property
+    def n_content(self) -> int:
+        return self.n["content_items"] + self.n["content_items_auto"]
+
+    @cached_property
+    def extra_statuses(self) -> tuple[list[str], list[int]]:
+        """The never-completed jobs: names and exact counts (largest remainder)."""
+        weights = self.settings.status_weights
+        others = [k for k in weights if k != "completed" and weights[k] > 0]
+        extra = round(self.n_content * sum(weights[k] for k in others) / weights["completed"])
+        return others, col.quota_counts(extra, [weights[k] for k in others]) if others else []
+
+    @cached_property
+    def n_jobs(self) -> int:
+        return self.n_content + sum(self.extra_statuses[1])
+
+    @cached_property
+    def tags_max(self) -> int:
+        return min(self.settings.tags_per_item_max, len(VOCABULARY.tag_names))
+
+    def tables(self) -> list[TableGen]:
+        s, n = self.settings, self.n
+        default = s.batch_size_default
+        offset = self.id_offset
+        return [
+            TableGen("users", n["users"], _cols(models.users), default),
+            TableGen("tags", n["tags"], _cols(models.tags), default),
+            *(
+                TableGen(
+                    t, n[t], _cols(getattr(models, t)), getattr(s, f"batch_size_{t}"),
+                    key_ranges={"id": [offset[t], offset[t] + n[t] - 1]},
+                )
+                for t in CONTENT
+            ),
+            TableGen(
+                "generation_jobs", self.n_jobs, _cols(models.generation_jobs, skip=_JOB_NULLS),
+                default, key_ranges={"id": [1, self.n_jobs]},
+            ),
+            TableGen(
+                "content_tags", self.n_content, _cols(models.content_tags), default,
+                fanout=(s.tags_per_item_min + self.tags_max) / 2, exploded=True,
+            ),
+        ]
+
+    def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]:
+        idx = np.arange(start, stop, dtype=np.int64)
+        if table in CONTENT:
+            return self._content(table, idx)
+        return getattr(self, f"_{table}")(idx)
+
+    # ------------------------------------------------------------------ shared pure functions
+
+    def stream(self, table: str, column: str) -> Stream:
+        return Stream.of(self.settings.seed, table, column)
+
+    @cached_property
+    def window(self) -> tuple[int, int]:
+        """The date window as naive-UTC epoch seconds, inclusive."""
+        zone = ZoneInfo(self.settings.timezone)
+        lo = self.settings.window_start.replace(tzinfo=zone).astimezone(UTC)
+        hi = self.settings.window_end.replace(tzinfo=zone).astimezone(UTC)
+        return int(lo.timestamp()), int(hi.timestamp())
+
+    def in_window(self, table: str, column: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
+        lo, hi = self.window
+        return self.stream(table, column).integers(idx, lo, hi)
+
+    def later(self, table: str, column: str, idx: NDArray[np.int64],
+              since: NDArray[np.int64]) -> NDArray[np.int64]:
+        """A time uniform in [since, window end]."""
+        u = self.stream(table, column).uniform(idx)
+        return since + np.floor(u * (self.window[1] - since + 1)).astype(np.int64)
+
+    def user_ids(self, user_index: NDArray[np.int64]) -> pa.Array:
+        keyed = col.uuid4_strings(col.uuid_key_space(self.settings.seed, "users"), user_index)
+        return pc.if_else(pa.array(user_index == 0), self.context["admin_uuid"], keyed)
+
+    @cached_property
+    def tag_ids(self) -> pa.StringArray:
+        key = col.uuid_key_space(self.settings.seed, "tags")
+        return col.uuid4_strings(key, np.arange(self.n["tags"]))
+
+    def creator(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
+        """User row of item ``idx``: exactly ``admin_rows`` rows get the admin (row 0)."""
+        admin_rows = self.settings.admin_rows_per_content_table
+        is_admin = permute(idx, self.n[table], self.stream(table, "admin").key) < admin_rows
+        other = self.stream(table, "creator_id").integers(idx, 1, self.n["users"] - 1)
+        return np.where(is_admin, 0, other)
+
+    def item_tags(self, table: str, idx: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
+        s = self.settings
+        return col.sample_lists(self.stream(table, "tags"), idx, len(VOCABULARY.tag_names),
+                                s.tags_per_item_min, self.tags_max)
+
+    def completed_at(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
+        """When item ``idx``'s job completed; also the item's ``created_at``."""
+        return self.in_window(table, "completed_at", idx)
+
+    @cached_property
+    def _prompt_parts(self) -> dict[str, Any]:
+        s = self.settings
+        domains = s.domains()
+        lists = [VOCABULARY.domains[d] for d in domains]
+        general = VOCABULARY.general
+        vocab = pa.array([p for lst in lists for p in lst] + list(general), pa.string())
+        offsets = np.cumsum([0] + [len(lst) for lst in lists])
+        overlap = np.array([[g in set(lst) for g in general] for lst in lists])
+        return {
+            "vocab": vocab,
+            "domain_start": offsets[:-1],
+            "domain_len": np.diff(offsets),
+            "general_start": offsets[-1],
+            "general_allowed": ~overlap,
+            "templates": TemplateSet(s.prompt_templates, ["domain", "general"]),
+        }
+
+    def prompts(self, table: str, idx: NDArray[np.int64]) -> pa.StringArray:
+        """The prompt of row ``idx``: phrases of one domain plus general ones, via a template."""
+        s, parts = self.settings, self._prompt_parts
+        domain = self.stream(table, "prompt_domain").integers(idx, 0, len(parts["domain_len"]) - 1)
+        length = parts["domain_len"][domain]
+        width = int(parts["domain_len"].max())
+        allowed = np.arange(width)[None, :] < length[:, None]
+        off_d, pos_d = col.sample_lists(
+            self.stream(table, "prompt_domain_phrases"), idx, width, s.domain_phrases_min,
+            np.minimum(s.domain_phrases_max, length), allowed,
+        )
+        pos_d = pos_d + np.repeat(parts["domain_start"][domain], np.diff(off_d))
+        off_g, pos_g = col.sample_lists(
+            self.stream(table, "prompt_general_phrases"), idx, len(VOCABULARY.general),
+            s.general_phrases_min, s.general_phrases_max, parts["general_allowed"][domain],
+        )
+        templates: TemplateSet = parts["templates"]
+        which = self.stream(table, "prompt_template").integers(idx, 0, len(templates) - 1)
+        return templates.render(which, {
+            "domain": col.join_lists(off_d, pos_d, parts["vocab"], ", "),
+            "general": col.join_lists(off_g, pos_g + parts["general_start"], parts["vocab"], ", "),
+        })
+
+    # ------------------------------------------------------------------ tables
+
+    def _users(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
+        s, n = self.settings, self.n["users"]
+        first, last = _name_pools(s.seed)
+        rank = permute(np.maximum(idx - 1, 0), max(n - 1, 1), self.stream("users", "username").key)
+        combo, repeat = rank % (len(first) * len(last)), rank // (len(first) * len(last))
+        suffix = pc.if_else(pa.array(repeat > 0), pc.cast(pa.array(repeat), pa.string()), "")
+        generated = col.concat(col.pick(first, combo % len(first)), ".",
+                               col.pick(last, combo // len(first)), suffix)
+        is_admin = pa.array(idx == 0)
+        username = pc.if_else(is_admin, "admin", generated)
+        domain = col.pick(EMAIL_DOMAINS, self.stream("users", "email").integers(idx, 0, 2))
+        created = self.in_window("users", "created_at", idx)
+        off, tag_idx = col.sample_lists(self.stream("users", "favorite_tags"), idx,
+                                        len(VOCABULARY.tag_names), s.favorite_tags_min,
+                                        s.favorite_tags_max)
+        return {
+            "id": self.user_ids(idx),
+            "username": username,
+            "email": col.concat(username, "@", domain),
+            "created_at": col.seconds_to_timestamp(created),
+            "updated_at": col.seconds_to_timestamp(self.later("users", "updated_at", idx, created)),
+            "preferences": col.concat('{"favorite_tags": ',
+                                      col.json_arrays(off, tag_idx, _json_tag_names()), "}"),
+            "is_active": pa.array(self.stream("users", "is_active").bernoulli(idx, s.is_active_share)),
+            "favorite_tag_ids": col.json_arrays(off, tag_idx, col.json_text_pool(self.tag_ids.to_pylist())),
+        }
+
+    def _tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
+        created = self.in_window("tags", "created_at", idx)
+        return {
+            "id": pc.take(self.tag_ids, pa.array(idx)),
+            "name": col.pick(VOCABULARY.tag_names, idx),
+            "tag_metadata": pa.array(["{}"] * len(idx), pa.string()),
+            "created_at": col.seconds_to_timestamp(created),
+            "updated_at": col.seconds_to_timestamp(self.later("tags", "updated_at", idx, created)),
+        }
+
+    def _content(self, table: str, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
+        s = self.settings
+        prompt = self.prompts(table, idx)
+        key = col.uuid_key_space(s.seed, f"{table}.content_data")
+        off, tag_idx = self.item_tags(table, idx)
+        metadata = col.concat(
+            '{"style": "', col.pick(STYLES, self.stream(table, "style").integers(idx, 0, 2)),
+            '", "resolution": "',
+            col.pick(RESOLUTIONS, self.stream(table, "resolution").integers(idx, 0, len(RESOLUTIONS) - 1)),
+            '", "tags": ', col.json_arrays(off, tag_idx, _json_tag_names()), "}",
+        )
+        created = self.completed_at(table, idx)
+        quality = np.round(self.stream(table, "quality_score").uniform(idx), 2)
+        return {
+            "id": pa.array((idx + self.id_offset[table]).astype(np.int32)),
+            "title": pc.utf8_slice_codeunits(prompt, 0, 20),
+            "content_type": pa.array(["image"] * len(idx), pa.string()),
+            "content_data": col.concat(s.images_dir.rstrip("/") + "/",
+                                       col.uuid4_strings(key, idx), ".png"),
+            "item_metadata": metadata,
+            "creator_id": self.user_ids(self.creator(table, idx)),
+            "created_at": col.seconds_to_timestamp(created),
+            "updated_at": col.seconds_to_timestamp(self.later(table, "updated_at", idx, created)),
+            "quality_score": pa.array(quality),
+            "is_private": pa.array(self.stream(table, "is_private").bernoulli(idx, s.is_private_share)),
+            "prompt": prompt,
+            "source_type": pa.array([SOURCES[table][0]] * len(idx), pa.string()),
+        }
+
+    def _generation_jobs(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
+        n_items = self.n["content_items"]
+        parts = []
+        for table, lo, hi in (("content_items", 0, n_items),
+                              ("content_items_auto", n_items, self.n_content)):
+            sel = idx[(idx >= lo) & (idx < hi)]
+            if len(sel):
+                parts.append(self._item_jobs(table, sel, sel - lo))
+        extra = idx[idx >= self.n_content]
+        if len(extra):
+            parts.append(self._extra_jobs(extra, extra - self.n_content))
+        merged = {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
+        merged["id"] = pa.array((idx + 1).astype(np.int32))
+        merged["job_type"] = pa.array(["image"] * len(idx), pa.string())
+        merged["params"] = pa.array(["{}"] * len(idx), pa.string())
+        return merged
+
+    def _item_jobs(self, table: str, job: NDArray[np.int64], item: NDArray[np.int64]) -> dict[str, pa.Array]:
+        done = self.completed_at(table, item)
+        lo = self.window[0]
+        created = np.maximum(done - self.stream("generation_jobs", "duration").integers(job, 5, 900), lo)
+        content_id = (item + self.id_offset[table]).astype(np.int32)
+        return {
+            "user_id": self.user_ids(self.creator(table, item)),
+            "prompt": self.prompts(table, item),
+            "status": pa.array(["completed"] * len(job), pa.string()),
+            "created_at": col.seconds_to_timestamp(created),
+            "updated_at": col.seconds_to_timestamp(done),
+            "completed_at": col.seconds_to_timestamp(done),
+            "content_id": pa.array(content_id, mask=np.full(len(job), table != "content_items")),
+        }
+
+    def _extra_jobs(self, job: NDArray[np.int64], extra: NDArray[np.int64]) -> dict[str, pa.Array]:
+        names, counts = self.extra_statuses
+        status = col.quota(self.stream("generation_jobs", "status"), extra, sum(counts), counts)
+        status_text = col.pick(names, status)
+        created = self.in_window("generation_jobs", "created_at", job)
+        finished = self.later("generation_jobs", "completed_at", job, created)
+        pending = status_text.to_numpy(zero_copy_only=False) == "pending"
+        return {
+            "user_id": self.user_ids(self.stream("generation_jobs", "user_id").integers(job, 1, self.n["users"] - 1)),
+            "prompt": self.prompts("generation_jobs", extra),
+            "status": status_text,
+            "created_at": col.seconds_to_timestamp(created),
+            "updated_at": col.seconds_to_timestamp(finished),
+            "completed_at": col.seconds_to_timestamp(finished, mask=pending),
+            "content_id": pa.nulls(len(job), pa.int32()),
+        }
+
+    def _content_tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
+        n_items = self.n["content_items"]
+        parts = []
+        for table, lo, hi in (("content_items", 0, n_items),
+                              ("content_items_auto", n_items, self.n_content)):
+            item = idx[(idx >= lo) & (idx < hi)] - lo
+            if not len(item):
+                continue
+            off, tag_idx = self.item_tags(table, item)
+            per_item = np.diff(off)
+            ids = np.repeat(item + self.id_offset[table], per_item).astype(np.int32)
+            parts.append({
+                "content_id": pa.array(ids),
+                "content_source": pa.array([SOURCES[table][1]] * len(ids), pa.string()),
+                "tag_id": pc.take(self.tag_ids, pa.array(tag_idx)),
+            })
+        return {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
+
+
+#: Nullable generation_jobs columns the spec leaves empty; the engine writes them as NULL.
+_JOB_NULLS = frozenset({"started_at", "error_message", "celery_task_id", "negative_prompt",
+                        "checkpoint_model", "lora_models", "width", "height", "batch_size",
+                        "comfyui_prompt_id"})
+
+
+def _cols(table: Any, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """Columns a builder produces: all but ``skip`` and nullable columns it leaves out."""
+    optional = {"path_thumb", "path_thumbs_alt_res"}
+    return tuple(c.name for c in table.columns if c.name not in skip | optional)
+
+
+def _json_tag_names() -> pa.StringArray:
+    return col.json_text_pool(VOCABULARY.tag_names)
+
+
+def _name_pools(seed: int) -> tuple[list[str], list[str]]:
+    """Seeded Faker pools of distinct, lower-case ASCII first and last names."""
+    first = faker_pool(seed, "first_name", 4000)
+    last = faker_pool(seed, "last_name", 4000)
+    return first, last
+
+

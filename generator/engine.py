@@ -1,0 +1,239 @@
+"""Generate a shard set: plan, build shards in worker processes, write the manifest, commit.
+
+Shards are independent (every value is a pure function of its row index), so workers build them
+in any order; the manifest lists them in row order. Files go to ``<out>.partial/``; the manifest
+is written last and the directory renamed to ``<out>``, so a set that exists is complete. On any
+error or Ctrl-C the partial directory is removed and nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import faker
+import numpy
+import pyarrow
+
+import seedgen
+from generator import schema
+from generator.dataset import Dataset, dataset_class
+from generator.plan import Plan, TablePlan, build_table, estimate_bytes, resolve_plan
+from generator.writer import write_shard
+from seedgen.errors import ConfigError, SeedgenError
+from seedgen.manifest import (
+    MANIFEST_VERSION,
+    PARTIAL_SUFFIX,
+    Manifest,
+    ShardSpec,
+    TableDDL,
+    TableSpec,
+    shard_relpath,
+    write_manifest,
+)
+from seedgen.settings import GenerateSettings, build_settings, read_config_section
+
+Echo = Callable[[str], None]
+DEFAULT_SETS_DIR = Path("seed-data/sets")
+
+
+@dataclass(frozen=True)
+class Request:
+    dataset: str
+    config_path: Path | None
+    overrides: dict[str, Any]
+    env_file: Path
+
+
+def load_dataset(req: Request) -> Dataset:
+    """Settings from config.json + flags, env resolved, dataset constructed: all input checks."""
+    cls = dataset_class(req.dataset)
+    section = read_config_section(req.config_path, cls.config_sections)
+    where = f"{req.config_path or 'config.json'} [{cls.config_sections[0]}]"
+    settings = build_settings(cls.settings_model, section, req.overrides, where)
+    return cls(settings, cls.resolve_context(settings, req.env_file))
+
+
+def describe_plan(plan: Plan, echo: Echo) -> None:
+    ds = plan.dataset
+    fmt = ds.settings.format
+    echo(f"plan: dataset {ds.name}, seed {ds.settings.seed}, format {fmt}, "
+         f"{ds.settings.workers()} worker(s)")
+    total = 0
+    for table in plan.tables:
+        size = estimate_bytes(ds, table, fmt)
+        total += size
+        deps = ", ".join(table.depends_on) or "-"
+        approx = "~" if table.gen.exploded else ""
+        echo(f"  {table.name:<20} {approx}{table.expected_rows:>12,} rows  "
+             f"{len(table.shards):>4} shard(s)  ~{_mb(size)}  after: {deps}")
+    echo(f"  total ~{plan.expected_rows:,} rows, ~{_mb(total)}")
+
+
+def generate(req: Request, out: Path, *, force: bool = False, dry_run: bool = False,
+             echo: Echo = print) -> Manifest | None:
+    dataset = load_dataset(req)
+    plan = resolve_plan(dataset)
+    if out.exists() and not force:
+        raise ConfigError(f"{out} already exists", hint="pass --force to replace it, or --out")
+    if dry_run:
+        describe_plan(plan, echo)
+        echo("dry run: nothing written")
+        return None
+    partial = Path(str(out) + PARTIAL_SUFFIX)
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    started = time.monotonic()
+    try:
+        tables = _run_shards(req, plan, partial, echo)
+        manifest = _manifest(dataset, plan, tables)
+        write_manifest(partial, manifest)
+        _commit(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    elapsed = time.monotonic() - started
+    rows = manifest.total_rows
+    echo(f"generated {rows:,} rows in {elapsed:.1f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s) "
+         f"-> {out}")
+    for spec in manifest.tables:
+        echo(f"  {spec.name:<20} {spec.rows:>12,} rows  {len(spec.shards)} shard(s)")
+    return manifest
+
+
+def _commit(partial: Path, out: Path) -> None:
+    if out.exists():
+        old = Path(f"{out}.old-{os.getpid()}")
+        os.rename(out, old)
+        os.rename(partial, out)
+        shutil.rmtree(old)
+    else:
+        os.rename(partial, out)
+
+
+def _run_shards(req: Request, plan: Plan, set_dir: Path, echo: Echo) -> dict[str, list[ShardSpec]]:
+    settings = plan.dataset.settings
+    jobs = [
+        (table.name, number, start, stop)
+        for table in plan.tables
+        for number, (start, stop) in enumerate(table.shards)
+    ]
+    by_table: dict[str, dict[int, ShardSpec]] = {t.name: {} for t in plan.tables}
+    progress = _Progress(plan, echo)
+    workers = min(settings.workers(), len(jobs))
+    payload = (req.dataset, settings.model_dump(mode="json"), plan.dataset.context)
+    if workers <= 1:
+        for job in jobs:
+            by_table[job[0]][job[1]] = shard = _build_shard(payload, str(set_dir), job)
+            progress.done(job[0], shard)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            pending: dict[Future[ShardSpec], tuple] = {}
+            queue = list(reversed(jobs))
+            try:
+                while queue or pending:
+                    while queue and len(pending) < workers * 2:
+                        job = queue.pop()
+                        pending[pool.submit(_build_shard, payload, str(set_dir), job)] = job
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        job = pending.pop(future)
+                        by_table[job[0]][job[1]] = shard = future.result()
+                        progress.done(job[0], shard)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    return {name: [shards[i] for i in sorted(shards)] for name, shards in by_table.items()}
+
+
+class _Progress:
+    def __init__(self, plan: Plan, echo: Echo) -> None:
+        self.plan = {t.name: t for t in plan.tables}
+        self.rows = {name: 0 for name in self.plan}
+        self.driving = {name: 0 for name in self.plan}
+        self.shown = {name: -10.0 for name in self.plan}
+        self.echo = echo
+
+    def done(self, table: str, shard: ShardSpec) -> None:
+        self.rows[table] += shard.rows
+        self.driving[table] += shard.stop - shard.start
+        total = self.plan[table].gen.rows
+        pct = 100.0 * self.driving[table] / total if total else 100.0
+        if pct < 100.0 and pct - self.shown[table] < 10.0:
+            return  # at most one line per table per 10 %
+        self.shown[table] = pct
+        self.echo(f"  {table}: {self.rows[table]:,} rows written ({pct:.0f}%)")
+
+
+@lru_cache(maxsize=2)
+def _worker_dataset(name: str, settings_json: str, context_json: str) -> Dataset:
+    import json
+
+    cls = dataset_class(name)
+    settings: GenerateSettings = cls.settings_model.model_validate_json(settings_json)
+    return cls(settings, json.loads(context_json))
+
+
+def _build_shard(payload: tuple, set_dir: str, job: tuple[str, int, int, int]) -> ShardSpec:
+    """Runs in a worker: rebuild the dataset from plain data, build and write one shard."""
+    import json
+
+    name, settings, context = payload
+    dataset = _worker_dataset(name, json.dumps(settings), json.dumps(context, sort_keys=True))
+    table_name, number, start, stop = job
+    table_plan = _table_plan(dataset, table_name)
+    table = build_table(dataset, table_plan, start, stop)
+    fmt = dataset.settings.format
+    return write_shard(table, Path(set_dir), shard_relpath(table_name, number, fmt), fmt,
+                       table_plan.gen.batch_rows, start, stop)
+
+
+def _table_plan(dataset: Dataset, name: str) -> TablePlan:
+    plan = getattr(dataset, "_seedgen_plan", None)
+    if plan is None:
+        plan = resolve_plan(dataset)
+        dataset._seedgen_plan = plan  # type: ignore[attr-defined]
+    return next(t for t in plan.tables if t.name == name)
+
+
+def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) -> Manifest:
+    settings = dataset.settings
+    tables = [
+        TableSpec(
+            name=t.name, columns=t.columns, primary_key=t.primary_key, depends_on=t.depends_on,
+            rows=sum(s.rows for s in shards[t.name]), batch_rows=t.gen.batch_rows,
+            key_ranges=t.gen.key_ranges, shards=shards[t.name],
+        )
+        for t in plan.tables
+    ]
+    return Manifest(
+        manifest_version=MANIFEST_VERSION,
+        dataset=dataset.name,
+        seed=settings.seed,
+        format=settings.format,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        config=settings.model_dump(mode="json"),
+        versions={
+            "seedgen": seedgen.__version__, "faker": faker.VERSION,
+            "pyarrow": pyarrow.__version__, "numpy": numpy.__version__,
+        },
+        extensions=list(dataset.extensions),
+        ddl=[TableDDL.model_validate(d) for d in schema.compile_ddl(dataset.metadata)],
+        tables=tables,
+    )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+__all__ = ["DEFAULT_SETS_DIR", "Request", "SeedgenError", "generate", "load_dataset"]

@@ -1,0 +1,131 @@
+"""Introspect SQLAlchemy models: column specs for the manifest, FK graph, compiled DDL.
+
+Types are recorded as PostgreSQL's ``format_type`` spells them (``character varying(50)``,
+``timestamp without time zone``) so the loader compares them with the live catalog by plain string
+equality, and each gets the Arrow type the shards store it as.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+from sqlalchemy import MetaData, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateSequence, CreateTable
+from sqlalchemy.types import TypeEngine
+
+from seedgen.errors import SpecError
+from seedgen.manifest import ColumnSpec
+
+_DIALECT = postgresql.dialect()
+
+_PG_NAMES = {
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "SMALLINT": "smallint",
+    "TEXT": "text",
+    "BOOLEAN": "boolean",
+    "FLOAT": "double precision",
+    "DOUBLE PRECISION": "double precision",
+    "REAL": "real",
+    "DATE": "date",
+    "UUID": "uuid",
+    "JSONB": "jsonb",
+    "JSON": "json",
+    "TIMESTAMP WITHOUT TIME ZONE": "timestamp without time zone",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
+    "VARCHAR": "character varying",
+    "CHAR": "character",
+    "NUMERIC": "numeric",
+}
+
+_ARROW = {
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "smallint": pa.int16(),
+    "boolean": pa.bool_(),
+    "double precision": pa.float64(),
+    "real": pa.float32(),
+    "date": pa.date32(),
+    "timestamp without time zone": pa.timestamp("us"),
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+}
+
+
+def pg_type(sqltype: TypeEngine) -> str:
+    """The ``format_type`` spelling of a SQLAlchemy type compiled for PostgreSQL."""
+    compiled = sqltype.compile(dialect=_DIALECT)
+    match = re.fullmatch(r"([A-Z ]+?)\s*(\(([\d, ]+)\))?", compiled)
+    if not match or match.group(1) not in _PG_NAMES:
+        return compiled.lower()
+    name = _PG_NAMES[match.group(1)]
+    args = match.group(3)
+    return f"{name}({args.replace(' ', '')})" if args else name
+
+
+def arrow_type(pg: str) -> pa.DataType:
+    """How a PostgreSQL type travels in shards: native where exact, text otherwise."""
+    return _ARROW.get(pg, pa.string())
+
+
+def column_specs(table: Table) -> list[ColumnSpec]:
+    return [
+        ColumnSpec(
+            name=col.name,
+            pg_type=pg_type(col.type),
+            nullable=bool(col.nullable),
+            arrow_type=str(arrow_type(pg_type(col.type))),
+        )
+        for col in table.columns
+    ]
+
+
+def arrow_schema(columns: list[ColumnSpec]) -> pa.Schema:
+    return pa.schema(
+        [pa.field(c.name, arrow_type(c.pg_type), nullable=c.nullable) for c in columns]
+    )
+
+
+def primary_key(table: Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns]
+
+
+def fk_parents(table: Table) -> set[str]:
+    """Tables this one references (self-references excluded)."""
+    return {fk.column.table.name for fk in table.foreign_keys} - {table.name}
+
+
+def get_table(metadata: MetaData, name: str) -> Table:
+    try:
+        return metadata.tables[name]
+    except KeyError as exc:
+        raise SpecError(
+            f"table {name!r} is not in the models",
+            hint=f"known tables: {', '.join(sorted(metadata.tables))}",
+        ) from exc
+
+
+def compile_ddl(metadata: MetaData) -> list[dict[str, object]]:
+    """Per table, in dependency order, the statements that create it with its indexes.
+
+    The loader runs these for ``--create-schema`` without importing any model code, so the
+    shard set carries everything a fresh database needs.
+    """
+    out: list[dict[str, object]] = []
+    sequences = [
+        str(CreateSequence(seq, if_not_exists=True).compile(dialect=_DIALECT)).strip()
+        for seq in metadata._sequences.values()
+    ]
+    for table in metadata.sorted_tables:
+        statements = list(sequences) if not out else []
+        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=_DIALECT)).strip())
+        for index in sorted(table.indexes, key=lambda ix: ix.name or ""):
+            statements.append(
+                str(CreateIndex(index, if_not_exists=True).compile(dialect=_DIALECT)).strip()
+            )
+        attach = table.info.get("attach")
+        if attach:
+            statements.append(str(attach))
+        out.append({"table": table.name, "statements": statements})
+    return out

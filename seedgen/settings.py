@@ -1,0 +1,219 @@
+"""Settings: config.json sections, CLI overrides and env/.env, validated by pydantic.
+
+Each dataset has one pydantic model (a subclass of ``GenerateSettings``) that is the single source
+of truth for its keys, defaults, validation and CLI flags: ``config.json`` supplies a section, every
+``--key value`` flag overrides one key (``--batch_size_content_items`` and
+``--batch-size-content-items`` are the same flag), and unknown keys or bad values raise
+``ConfigError`` naming the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import types
+import typing
+import uuid
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from seedgen.errors import ConfigError, EnvError
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_CONFIG = Path("config.json")
+DEFAULT_ENV_FILE = Path("env/.env")
+
+
+class GenerateSettings(BaseModel):
+    """Engine options every dataset has. Dataset models add their own keys."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    seed: int = Field(42, ge=0, lt=2**63, description="master seed; same seed => same data")
+    format: Literal["parquet", "csv"] = Field("parquet", description="shard file format")
+    shard_rows: int = Field(100_000, ge=1, description="rows per shard file (generation memory)")
+    batch_size_default: int = Field(
+        100_000, ge=1, description="rows per COPY batch / Parquet row group for other tables"
+    )
+    max_workers: int = Field(0, ge=0, description="generator processes; 0 = one per core")
+
+    def workers(self) -> int:
+        return self.max_workers or (os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- config file + flags
+
+
+def _first_error(exc: ValidationError, section: str) -> ConfigError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(section)"
+    if err["type"] == "extra_forbidden":
+        return ConfigError(f"unknown config key '{key}' in {section}")
+    got = err.get("input")
+    return ConfigError(f"config key '{key}' in {section}: {err['msg']} (got {got!r})")
+
+
+def _unknown_key_error(key: str, valid: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return ConfigError(
+        f"unknown config key '{key}' in {where}",
+        hint=f"{hint}valid keys: {', '.join(valid)}",
+    )
+
+
+def read_config_section(path: Path | None, sections: tuple[str, ...]) -> dict[str, Any]:
+    """Return the first of ``sections`` found in the JSON config file (``{}`` if no file)."""
+    if path is None:
+        path = DEFAULT_CONFIG
+        if not path.exists():
+            return {}
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} not found", hint="pass --config PATH") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a JSON object")
+    present = [s for s in sections if s in raw]
+    if len(present) > 1:
+        raise ConfigError(f"{path}: both {present[0]!r} and {present[1]!r} present; keep one")
+    if not present:
+        return {}
+    section = raw[present[0]]
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: '{present[0]}' must be a JSON object")
+    return section
+
+
+def _annotation_kind(annotation: Any) -> str:
+    """'list', 'dict', 'bool' or 'scalar', looking through Optional."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _annotation_kind(args[0]) if args else "scalar"
+    if origin is list or annotation is list:
+        return "list"
+    if origin is dict or annotation is dict:
+        return "dict"
+    return "bool" if annotation is bool else "scalar"
+
+
+def _parse_flag_value(model: type[BaseModel], key: str, text: str) -> Any:
+    kind = _annotation_kind(model.model_fields[key].annotation)
+    if kind == "list":
+        if text.strip().startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if kind == "dict":
+        if text.strip().startswith("{"):
+            return json.loads(text)
+        pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError(f"--{key}: expected k=v,k=v or a JSON object (got {text!r})")
+        return {k.strip(): v.strip() for k, v in pairs}
+    return text
+
+
+def parse_overrides(model: type[BaseModel], args: list[str]) -> dict[str, Any]:
+    """Turn ``--some-key value`` / ``--some_key=value`` tokens into ``{some_key: value}``."""
+    valid = list(model.model_fields)
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--"):
+            raise ConfigError(f"unexpected argument {token!r}", hint="options look like --key value")
+        name, eq, value = token[2:].partition("=")
+        key = name.replace("-", "_")
+        if key not in model.model_fields:
+            raise _unknown_key_error(key, valid, "command-line flags")
+        if not eq:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                raise ConfigError(f"--{name} needs a value")
+            i += 1
+            value = args[i]
+        try:
+            out[key] = _parse_flag_value(model, key, value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--{name}: invalid JSON ({exc.msg})") from exc
+        i += 1
+    return out
+
+
+def build_settings(
+    model: type[M],
+    section: dict[str, Any],
+    overrides: dict[str, Any],
+    where: str = "config.json",
+) -> M:
+    """Merge a config section with CLI overrides and validate with the dataset's model."""
+    valid = list(model.model_fields)
+    for key in section:
+        if key not in model.model_fields:
+            raise _unknown_key_error(key, valid, where)
+    try:
+        return model.model_validate({**section, **overrides})
+    except ValidationError as exc:
+        raise _first_error(exc, where) from exc
+
+
+def describe_keys(model: type[BaseModel]) -> list[tuple[str, str, str]]:
+    """(flag, default, description) for every key: the source of CLI help and README tables."""
+    rows = []
+    for key, field in model.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        rows.append((f"--{key.replace('_', '-')}", json.dumps(default), field.description or ""))
+    return rows
+
+
+# --------------------------------------------------------------------------- env/.env
+
+
+def read_env_file(path: Path = DEFAULT_ENV_FILE) -> dict[str, str]:
+    """Parse a dotenv file: KEY=VALUE lines, '#' comments, optional quotes, optional 'export'."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, eq, value = line.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise EnvError(f"{path}:{lineno}: not a KEY=VALUE line", hint="fix or remove it")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def env_value(name: str, env_file: Path = DEFAULT_ENV_FILE) -> str | None:
+    """The process environment wins over the env file, as usual."""
+    if name in os.environ:
+        return os.environ[name]
+    return read_env_file(env_file).get(name)
+
+
+def require_uuid(name: str, env_file: Path = DEFAULT_ENV_FILE) -> uuid.UUID:
+    """A UUID-valued variable; missing or invalid raises ``EnvError`` with a fresh UUID to copy."""
+    value = env_value(name, env_file)
+    try:
+        if value:
+            return uuid.UUID(value)
+    except ValueError:
+        pass
+    problem = "is missing" if not value else f"is not a valid UUID ({value!r})"
+    fresh = uuid.uuid4()
+    raise EnvError(
+        f"{name} must be present in {env_file} (or the environment) as a UUID; it {problem}",
+        hint=f"here is a freshly generated one; copy this line into {env_file}:\n"
+        f"{name}={fresh}",
+    )
