@@ -327,6 +327,25 @@ def section_loading(args, target: str, results: dict) -> None:
     else:
         print("[skip] psql not on PATH", file=sys.stderr)
 
+    # The server reading the file itself: no client in the loop at all. Needs superuser (or
+    # pg_read_server_files) and a server on this machine; skipped when either is missing.
+    os.chmod(tmpdir, 0o755)
+    server_copy = sql.SQL("COPY {} ({}) FROM {} (FORMAT csv)").format(ident_table, col_list, sql.Literal(csv_path))
+
+    def write_csv_file_shared(tbl):
+        pacsv.write_csv(tbl, csv_path, csv_opts)
+        os.chmod(csv_path, 0o644)
+        return csv_path
+
+    def server_file_copy(_path):
+        with psycopg.connect(target) as conn:
+            conn.execute(server_copy)
+
+    methods.append(
+        ("server-side `COPY ... FROM 'file'` (server reads the CSV itself: the physical limit)",
+         write_csv_file_shared, server_file_copy)
+    )  # fmt: skip
+
     rows_out = []
     digests = {}
     try:
@@ -787,7 +806,7 @@ def main(argv=None) -> int:
         "--tracery-rows", type=int, default=20_000, help="tracery is ~30x slower per prompt: its sample is capped"
     )
     ap.add_argument("--factory-rows", type=int, default=10_000)
-    ap.add_argument("--shard-rows", type=int, default=250_000)
+    ap.add_argument("--shard-rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument(
         "--only", default="abcdef", help="sections to run, e.g. 'ad' (a=loading b=fields c=prompts d=factories e=concurrency f=cli)"

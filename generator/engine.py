@@ -57,7 +57,7 @@ def load_dataset(req: Request) -> Dataset:
     """Settings from config.json + flags, env resolved, dataset constructed: all input checks."""
     cls = dataset_class(req.dataset)
     section = read_config_section(req.config_path, cls.config_sections)
-    where = f"{req.config_path or 'config.json'} [{cls.config_sections[0]}]"
+    where = f"{req.config_path or 'config.json'} [{cls.config_sections[0]}] or its --flag"
     settings = build_settings(cls.settings_model, section, req.overrides, where)
     return cls(settings, cls.resolve_context(settings, req.env_file))
 

@@ -168,7 +168,7 @@ def describe_keys(model: type[BaseModel]) -> list[tuple[str, str, str]]:
     rows = []
     for key, field in model.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        rows.append((f"--{key.replace('_', '-')}", json.dumps(default), field.description or ""))
+        rows.append((f"--{key.replace('_', '-')}", json.dumps(default, default=str), field.description or ""))
     return rows
 
 

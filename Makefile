@@ -1,0 +1,48 @@
+# seedgen — `make help` lists the targets.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+ENV_FILE := env/.env
+# The process environment wins over env/.env, as usual.
+env_get = $${$(1):-$$(sed -n 's/^$(1)=//p' $(ENV_FILE) | tail -n 1)}
+
+.PHONY: help install demo test lint bench seed-from-gen-demo seed-from-gen-test clean
+
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install seedgen with its dev tools
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(ENV_FILE):
+	cp env/.env.example $(ENV_FILE)
+	@echo "created $(ENV_FILE) from env/.env.example (edit it to use your own admin UUID)"
+
+demo: install $(ENV_FILE) ## generate the default genonaut set and load it into a fresh demo database
+	$(BIN)/seedgen demo
+
+test: install ## run the test suite against a real PostgreSQL (local, SEEDGEN_TEST_DSN or embedded)
+	$(BIN)/pytest
+
+lint: install ## ruff
+	$(BIN)/ruff check .
+
+bench: install $(ENV_FILE) ## generation + load timings vs psql \copy + hand-run index builds
+	$(BIN)/python bench/bench.py
+
+seed-from-gen-demo: install $(ENV_FILE) ## generate and load into DATABASE_URL_DEMO
+	$(BIN)/seedgen generate genonaut --force --out seed-data/sets/genonaut-make
+	$(BIN)/seedgen load seed-data/sets/genonaut-make --database-url "$(call env_get,DATABASE_URL_DEMO)"
+
+seed-from-gen-test: install $(ENV_FILE) ## generate and load into DATABASE_URL_TEST (created if missing)
+	$(BIN)/seedgen generate genonaut --force --out seed-data/sets/genonaut-make
+	$(BIN)/seedgen load seed-data/sets/genonaut-make --database-url "$(call env_get,DATABASE_URL_TEST)" --create-database --create-schema
+
+clean: ## remove generated sets and caches (not .venv)
+	rm -rf seed-data/sets .pytest_cache .ruff_cache

@@ -1,0 +1,203 @@
+"""Capture, drop and rebuild the objects that slow a bulk load, from the catalog's own DDL.
+
+Captured for the target tables before anything is dropped:
+
+- secondary indexes (``pg_get_indexdef``), except those a constraint owns or depends on: the
+  primary key, indexes FKs reference, and partition indexes attached to a parent index;
+- UNIQUE/EXCLUDE constraints (``pg_get_constraintdef``) no FK depends on;
+- FOREIGN KEY constraints declared on the target tables;
+- enabled user triggers, with their enable mode (origin/replica/always);
+- sequences the target columns use: owned or identity sequences and any sequence a column
+  default calls ``nextval`` on (a shared, unowned sequence too).
+
+Rebuilding replays exactly the captured text: indexes, then constraints, then FKs, then triggers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+_ENABLE = {"O": "ENABLE TRIGGER", "R": "ENABLE REPLICA TRIGGER", "A": "ENABLE ALWAYS TRIGGER"}
+
+
+@dataclass(frozen=True)
+class Index:
+    schema: str
+    table: str
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Constraint:
+    schema: str
+    table: str
+    name: str
+    kind: str  # 'f' foreign key, 'u' unique, 'x' exclusion
+    definition: str
+
+
+@dataclass(frozen=True)
+class Trigger:
+    schema: str
+    table: str
+    name: str
+    enabled: str  # pg_trigger.tgenabled: O, R or A
+
+
+@dataclass(frozen=True)
+class SequenceUse:
+    seq_schema: str
+    seq_name: str
+    schema: str
+    table: str
+    column: str
+
+
+@dataclass
+class Snapshot:
+    indexes: list[Index] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
+    sequences: list[SequenceUse] = field(default_factory=list)
+
+    def summary(self) -> str:
+        fks = sum(c.kind == "f" for c in self.constraints)
+        return (f"{len(self.indexes)} indexes, {len(self.constraints) - fks} unique/exclusion "
+                f"constraints, {fks} foreign keys, {len(self.triggers)} triggers")
+
+
+_INDEXES = """
+SELECT n.nspname, t.relname, c.relname, pg_get_indexdef(i.indexrelid)
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE i.indrelid = ANY(%(oids)s)
+  AND NOT i.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+  AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+ORDER BY t.relname, c.relname
+"""
+
+_CONSTRAINTS = """
+SELECT n.nspname, t.relname, k.conname, k.contype, pg_get_constraintdef(k.oid)
+FROM pg_constraint k
+JOIN pg_class t ON t.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE k.conrelid = ANY(%(oids)s)
+  AND k.conparentid = 0
+  AND (k.contype = 'f'
+       OR (k.contype IN ('u', 'x') AND NOT EXISTS (
+           SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)))
+ORDER BY k.contype DESC, t.relname, k.conname
+"""
+
+_TRIGGERS = """
+SELECT n.nspname, t.relname, g.tgname, g.tgenabled
+FROM pg_trigger g
+JOIN pg_class t ON t.oid = g.tgrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE g.tgrelid = ANY(%(oids)s) AND NOT g.tgisinternal AND g.tgenabled <> 'D'
+ORDER BY t.relname, g.tgname
+"""
+
+_SEQUENCES = """
+SELECT DISTINCT sn.nspname, s.relname, n.nspname, t.relname, a.attname
+FROM pg_depend d
+JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_class t ON t.oid = d.refobjid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+  AND d.deptype IN ('a', 'i') AND d.refobjid = ANY(%(oids)s)
+UNION
+SELECT DISTINCT sn.nspname, s.relname, n.nspname, t.relname, a.attname
+FROM pg_attrdef ad
+JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+                AND d.refclassid = 'pg_class'::regclass
+JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
+JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_class t ON t.oid = ad.adrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+WHERE ad.adrelid = ANY(%(oids)s)
+ORDER BY 1, 2, 3, 4, 5
+"""
+
+
+def table_oids(cur: psycopg.Cursor, tables: list[tuple[str, str]]) -> list[int]:
+    oids = []
+    for schema, name in tables:
+        row = cur.execute(
+            "SELECT to_regclass(%s)::oid", (sql.Identifier(schema, name).as_string(cur),)
+        ).fetchone()
+        if row and row[0] is not None:
+            oids.append(int(row[0]))
+    return oids
+
+
+def capture(cur: psycopg.Cursor, tables: list[tuple[str, str]]) -> Snapshot:
+    params = {"oids": table_oids(cur, tables)}
+    snap = Snapshot()
+    snap.indexes = [Index(*row) for row in cur.execute(_INDEXES, params)]
+    snap.constraints = [Constraint(*row) for row in cur.execute(_CONSTRAINTS, params)]
+    snap.triggers = [Trigger(*row) for row in cur.execute(_TRIGGERS, params)]
+    snap.sequences = [SequenceUse(*row) for row in cur.execute(_SEQUENCES, params)]
+    return snap
+
+
+def drop_statements(snap: Snapshot) -> list[sql.Composable]:
+    """FKs first (they may reference unique constraints), then constraints, then indexes."""
+    out: list[sql.Composable] = []
+    for con in sorted(snap.constraints, key=lambda c: c.kind != "f"):
+        out.append(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+            sql.Identifier(con.schema, con.table), sql.Identifier(con.name)))
+    for idx in snap.indexes:
+        out.append(sql.SQL("DROP INDEX {}").format(sql.Identifier(idx.schema, idx.name)))
+    for trg in snap.triggers:
+        out.append(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
+            sql.Identifier(trg.schema, trg.table), sql.Identifier(trg.name)))
+    return out
+
+
+def rebuild_statements(snap: Snapshot) -> list[sql.Composable]:
+    """Indexes, unique/exclusion constraints, FKs, then triggers back to their enable mode."""
+    out: list[sql.Composable] = [sql.SQL(idx.definition) for idx in snap.indexes]
+    for con in sorted(snap.constraints, key=lambda c: c.kind == "f"):
+        out.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            sql.Identifier(con.schema, con.table), sql.Identifier(con.name),
+            sql.SQL(con.definition)))
+    for trg in snap.triggers:
+        out.append(sql.SQL("ALTER TABLE {} {} {}").format(
+            sql.Identifier(trg.schema, trg.table), sql.SQL(_ENABLE[trg.enabled]),
+            sql.Identifier(trg.name)))
+    return out
+
+
+def reset_sequences(cur: psycopg.Cursor, snap: Snapshot) -> list[tuple[str, int]]:
+    """Move each used sequence past the largest loaded key (never backwards)."""
+    by_seq: dict[tuple[str, str], list[SequenceUse]] = {}
+    for use in snap.sequences:
+        by_seq.setdefault((use.seq_schema, use.seq_name), []).append(use)
+    done = []
+    for seq, uses in by_seq.items():
+        maxima = sql.SQL(", ").join(
+            sql.SQL("(SELECT max({})::bigint FROM {})").format(
+                sql.Identifier(u.column), sql.Identifier(u.schema, u.table))
+            for u in uses
+        )
+        top = cur.execute(sql.SQL("SELECT GREATEST({})").format(maxima)).fetchone()
+        if not top or top[0] is None:
+            continue
+        ident = sql.Identifier(*seq)
+        last, called = cur.execute(
+            sql.SQL("SELECT last_value, is_called FROM {}").format(ident)).fetchone()
+        target = max(int(top[0]), int(last) if called else 0)
+        cur.execute("SELECT setval(%s::regclass, %s, true)", (ident.as_string(cur), target))
+        done.append((".".join(seq), target))
+    return done

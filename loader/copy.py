@@ -1,0 +1,60 @@
+"""Stream one shard into ``COPY ... FROM STDIN (FORMAT csv)``, batch by batch.
+
+Parquet shards are read one row group at a time (a row group is one load batch) and turned into
+CSV bytes by pyarrow's C++ writer; CSV shards are streamed as they are, in 1 MiB blocks, with
+``HEADER MATCH`` so PostgreSQL itself checks the header against the column list. No per-row
+Python runs on this path.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from seedgen.manifest import TableSpec
+
+CSV_BLOCK = 1 << 20
+_NO_HEADER = pacsv.WriteOptions(include_header=False)
+
+
+def copy_statement(table: TableSpec, header: bool) -> sql.Composed:
+    options = sql.SQL("FORMAT csv, HEADER MATCH" if header else "FORMAT csv")
+    return sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
+        sql.Identifier(table.schema_name, table.name),
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
+        options,
+    )
+
+
+def parquet_batches(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(rows, CSV bytes) per row group."""
+    reader = pq.ParquetFile(path)
+    for group in range(reader.num_row_groups):
+        batch = reader.read_row_group(group)
+        buf = io.BytesIO()
+        pacsv.write_csv(batch, buf, _NO_HEADER)
+        yield batch.num_rows, buf.getvalue()
+
+
+def copy_shard(
+    cur: psycopg.Cursor, table: TableSpec, path: Path, fmt: str, rows: int,
+    on_batch: Callable[[int], None],
+) -> None:
+    """COPY one shard; ``on_batch(rows)`` after each batch (CSV: once, at the end)."""
+    with cur.copy(copy_statement(table, header=fmt == "csv")) as copy:
+        if fmt == "parquet":
+            for batch_rows, data in parquet_batches(path):
+                copy.write(data)
+                on_batch(batch_rows)
+        else:
+            with path.open("rb") as fh:
+                while block := fh.read(CSV_BLOCK):
+                    copy.write(block)
+    if fmt != "parquet":
+        on_batch(rows)

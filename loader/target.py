@@ -1,0 +1,55 @@
+"""The database URL: parse it, refuse unsafe targets before connecting, never print a password."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import psycopg.conninfo
+
+from seedgen.errors import SafetyError
+
+SAFE_SUFFIXES = ("_demo", "_test")
+_SCHEMES = re.compile(r"^(postgres|postgresql)(\+[a-z0-9_]+)?://", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Target:
+    conninfo: str  # what psycopg connects with (may hold a password: never print it)
+    dbname: str
+    display: str  # the URL with any password masked
+
+    def __str__(self) -> str:
+        return self.display
+
+
+def redact(url: str) -> str:
+    """Mask the password of a URL or a key=value conninfo."""
+    url = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
+    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", url, flags=re.IGNORECASE)
+
+
+def parse_target(url: str, *, allow_any_name: bool = False) -> Target:
+    """Validate ``url`` and apply the ``_demo``/``_test`` name guard; no connection is made."""
+    display = redact(url)
+    if not _SCHEMES.match(url.strip()):
+        raise SafetyError(
+            f"database URL {display!r} is not a postgresql:// URL",
+            hint="use postgresql://user@host:5432/name_demo",
+        )
+    cleaned = _SCHEMES.sub("postgresql://", url.strip(), count=1)
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(cleaned)
+    except psycopg.ProgrammingError as exc:
+        raise SafetyError(f"database URL {display!r} is invalid: {exc}") from None
+    dbname = str(params.get("dbname") or "")
+    if not dbname:
+        raise SafetyError(f"database URL {display!r} names no database",
+                          hint="end the URL with /<name>_demo or /<name>_test")
+    if not allow_any_name and not dbname.endswith(SAFE_SUFFIXES):
+        raise SafetyError(
+            f"refusing database {dbname!r}: seedgen writes only to databases whose name ends "
+            f"in _demo or _test",
+            hint="point --database-url at a demo/test database, or pass --allow-any-name",
+        )
+    return Target(conninfo=cleaned, dbname=dbname, display=display)

@@ -1,0 +1,5 @@
+"""``python -m seedgen`` runs the CLI."""
+
+from seedgen.cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""The ``seedgen`` command line: a thin layer over ``generator.engine`` and ``loader.load``.
+
+Each command builds a request, calls one library function and turns our own ``SeedgenError``
+into ``error: ...`` plus a ``hint: ...`` line and a non-zero exit. Anything else is a bug and
+keeps its traceback (without local variables: a database URL must never reach one).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from seedgen.errors import SeedgenError
+from seedgen.settings import DEFAULT_ENV_FILE, describe_keys
+
+app = typer.Typer(
+    help="Fast, foreign-key-correct synthetic data for PostgreSQL: generate shard sets, load them.",
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _echo(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fail(exc: SeedgenError) -> typer.Exit:
+    _echo(f"error: {exc.message}")
+    if exc.hint:
+        _echo(f"hint: {exc.hint}")
+    return typer.Exit(exc.exit_code)
+
+
+def _keys_epilog() -> str:
+    from generator.datasets.genonaut.settings import GenonautSettings
+
+    lines = ["Dataset keys (genonaut; config.json section 'seed_data'), each also a flag:"]
+    lines += [f"  {flag} (default {default}): {text}"
+              for flag, default, text in describe_keys(GenonautSettings)]
+    lines.append("Example: seedgen generate genonaut --target-rows-content-items 5000 --dry-run")
+    return "\n\n".join(lines)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=_keys_epilog(),
+)
+def generate(
+    ctx: typer.Context,
+    dataset: str = typer.Argument(..., help="built-in dataset, e.g. genonaut"),
+    out: Path | None = typer.Option(None, "--out", help="set directory [seed-data/sets/<dataset>-seed<seed>]"),
+    config: Path | None = typer.Option(None, "--config", help="JSON config file [./config.json]"),
+    env_file: Path = typer.Option(DEFAULT_ENV_FILE, "--env-file", help="dotenv file"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="validate and print the plan only"),
+    force: bool = typer.Option(False, "--force", help="replace an existing set at --out"),
+) -> None:
+    """Write a shard set (Parquet/CSV shards + manifest.json) for DATASET."""
+    from generator.engine import DEFAULT_SETS_DIR, Request, generate as run, load_dataset
+    from generator.dataset import dataset_class
+    from seedgen.settings import parse_overrides
+
+    try:
+        overrides = parse_overrides(dataset_class(dataset).settings_model, list(ctx.args))
+        req = Request(dataset, config, overrides, env_file)
+        if out is None:
+            out = DEFAULT_SETS_DIR / f"{dataset}-seed{load_dataset(req).settings.seed}"
+        run(req, out, force=force, dry_run=dry_run, echo=_echo)
+    except SeedgenError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def load(
+    set_dir: Path = typer.Argument(..., metavar="SET", help="shard set directory"),
+    database_url: str = typer.Option(..., "--database-url", help="postgresql://…/<name>_demo|_test"),
+    create_schema: bool = typer.Option(False, "--create-schema", help="create missing tables from the set's DDL"),
+    create_database: bool = typer.Option(False, "--create-database", help="create the database if it does not exist"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="verify and print the DDL actions only"),
+    allow_any_name: bool = typer.Option(False, "--allow-any-name", help="allow a database name not ending in _demo/_test"),
+    maintenance_work_mem: str = typer.Option("512MB", help="for index rebuilds"),
+) -> None:
+    """Verify SET and bulk-load it: drop indexes/FKs, COPY, rebuild, reset sequences, ANALYZE.
+
+    Example: seedgen load seed-data/sets/genonaut-seed42 --database-url postgresql://localhost/app_demo
+    """
+    from loader.load import LoadOptions, load_set
+
+    options = LoadOptions(create_schema=create_schema, create_database=create_database,
+                          dry_run=dry_run,
+                          allow_any_name=allow_any_name,
+                          maintenance_work_mem=maintenance_work_mem)
+    try:
+        load_set(set_dir, database_url, options, echo=_echo)
+    except SeedgenError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def demo(
+    database: str = typer.Option("seedgen_genonaut_demo", help="database to (re)create; must end in _demo"),
+    env_file: Path = typer.Option(DEFAULT_ENV_FILE, "--env-file", help="dotenv file"),
+) -> None:
+    """Generate the default genonaut set and load it into a fresh demo database.
+
+    Uses SEEDGEN_TEST_DSN, else the server on 127.0.0.1:5432, else an embedded PostgreSQL.
+    Example: seedgen demo
+    """
+    from generator.engine import DEFAULT_SETS_DIR, Request, generate as run
+    from loader.load import LoadOptions, load_set
+    from seedgen import devdb
+
+    try:
+        out = DEFAULT_SETS_DIR / "genonaut-demo"
+        run(Request("genonaut", None, {}, env_file), out, force=True, echo=_echo)
+        url = devdb.recreate_database(database)
+        load_set(out, url, LoadOptions(create_schema=True), echo=_echo)
+        _echo(f"demo database ready: {devdb.redact_url(url)}")
+    except SeedgenError as exc:
+        raise _fail(exc) from None
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return app(args=argv)
+
+
+if __name__ == "__main__":
+    main()
