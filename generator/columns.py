@@ -82,9 +82,7 @@ def pick(values: Sequence[str], index: ArrayLike) -> pa.Array:
     return pc.take(pa.array(list(values), pa.string()), pa.array(np.asarray(index)))
 
 
-def quota(
-    stream: Stream, idx: ArrayLike, n: int, counts: Sequence[int]
-) -> NDArray[np.int64]:
+def quota(stream: Stream, idx: ArrayLike, n: int, counts: Sequence[int]) -> NDArray[np.int64]:
     """Assign category ``k`` to exactly ``counts[k]`` of the ``n`` rows (the rest: ``len(counts)``).
 
     Rows are ranked by a keyed permutation of ``[0, n)`` and categories fill the ranks in order:
@@ -126,9 +124,14 @@ def sample_lists(
     kmax = np.broadcast_to(np.asarray(k_max, dtype=np.int64), (n,))
     if n > _SAMPLE_CHUNK:  # bound the rows x pool rank matrix, whatever the shard size
         parts = [
-            sample_lists(stream, i[a : a + _SAMPLE_CHUNK], pool_size, k_min,
-                         kmax[a : a + _SAMPLE_CHUNK],
-                         None if allowed is None else allowed[a : a + _SAMPLE_CHUNK])
+            sample_lists(
+                stream,
+                i[a : a + _SAMPLE_CHUNK],
+                pool_size,
+                k_min,
+                kmax[a : a + _SAMPLE_CHUNK],
+                None if allowed is None else allowed[a : a + _SAMPLE_CHUNK],
+            )
             for a in range(0, n, _SAMPLE_CHUNK)
         ]
         offsets = np.zeros(n + 1, dtype=np.int32)

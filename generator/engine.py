@@ -65,21 +65,26 @@ def load_dataset(req: Request) -> Dataset:
 def describe_plan(plan: Plan, echo: Echo) -> None:
     ds = plan.dataset
     fmt = ds.settings.format
-    echo(f"plan: dataset {ds.name}, seed {ds.settings.seed}, format {fmt}, "
-         f"{ds.settings.workers()} worker(s)")
+    echo(
+        f"plan: dataset {ds.name}, seed {ds.settings.seed}, format {fmt}, "
+        f"{ds.settings.workers()} worker(s)"
+    )
     total = 0
     for table in plan.tables:
         size = estimate_bytes(ds, table, fmt)
         total += size
         deps = ", ".join(table.depends_on) or "-"
         approx = "~" if table.gen.exploded else ""
-        echo(f"  {table.name:<20} {approx}{table.expected_rows:>12,} rows  "
-             f"{len(table.shards):>4} shard(s)  ~{_mb(size)}  after: {deps}")
+        echo(
+            f"  {table.name:<20} {approx}{table.expected_rows:>12,} rows  "
+            f"{len(table.shards):>4} shard(s)  ~{_mb(size)}  after: {deps}"
+        )
     echo(f"  total ~{plan.expected_rows:,} rows, ~{_mb(total)}")
 
 
-def generate(req: Request, out: Path, *, force: bool = False, dry_run: bool = False,
-             echo: Echo = print) -> Manifest | None:
+def generate(
+    req: Request, out: Path, *, force: bool = False, dry_run: bool = False, echo: Echo = print
+) -> Manifest | None:
     dataset = load_dataset(req)
     plan = resolve_plan(dataset)
     if out.exists() and not force:
@@ -102,8 +107,10 @@ def generate(req: Request, out: Path, *, force: bool = False, dry_run: bool = Fa
         raise
     elapsed = time.monotonic() - started
     rows = manifest.total_rows
-    echo(f"generated {rows:,} rows in {elapsed:.1f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s) "
-         f"-> {out}")
+    echo(
+        f"generated {rows:,} rows in {elapsed:.1f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s) "
+        f"-> {out}"
+    )
     for spec in manifest.tables:
         echo(f"  {spec.name:<20} {spec.rows:>12,} rows  {len(spec.shards)} shard(s)")
     return manifest
@@ -193,8 +200,15 @@ def _build_shard(payload: tuple, set_dir: str, job: tuple[str, int, int, int]) -
     table_plan = _table_plan(dataset, table_name)
     table = build_table(dataset, table_plan, start, stop)
     fmt = dataset.settings.format
-    return write_shard(table, Path(set_dir), shard_relpath(table_name, number, fmt), fmt,
-                       table_plan.gen.batch_rows, start, stop)
+    return write_shard(
+        table,
+        Path(set_dir),
+        shard_relpath(table_name, number, fmt),
+        fmt,
+        table_plan.gen.batch_rows,
+        start,
+        stop,
+    )
 
 
 def _table_plan(dataset: Dataset, name: str) -> TablePlan:
@@ -209,9 +223,14 @@ def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) 
     settings = dataset.settings
     tables = [
         TableSpec(
-            name=t.name, columns=t.columns, primary_key=t.primary_key, depends_on=t.depends_on,
-            rows=sum(s.rows for s in shards[t.name]), batch_rows=t.gen.batch_rows,
-            key_ranges=t.gen.key_ranges, shards=shards[t.name],
+            name=t.name,
+            columns=t.columns,
+            primary_key=t.primary_key,
+            depends_on=t.depends_on,
+            rows=sum(s.rows for s in shards[t.name]),
+            batch_rows=t.gen.batch_rows,
+            key_ranges=t.gen.key_ranges,
+            shards=shards[t.name],
         )
         for t in plan.tables
     ]
@@ -223,8 +242,10 @@ def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) 
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         config=settings.model_dump(mode="json"),
         versions={
-            "seedgen": seedgen.__version__, "faker": faker.VERSION,
-            "pyarrow": pyarrow.__version__, "numpy": numpy.__version__,
+            "seedgen": seedgen.__version__,
+            "faker": faker.VERSION,
+            "pyarrow": pyarrow.__version__,
+            "numpy": numpy.__version__,
         },
         extensions=list(dataset.extensions),
         ddl=[TableDDL.model_validate(d) for d in schema.compile_ddl(dataset.metadata)],

@@ -75,9 +75,7 @@ class Stream:
     def bernoulli(self, idx: ArrayLike, p: float, draw: int = 0) -> NDArray[np.bool_]:
         return self.uniform(idx, draw) < p
 
-    def choice(
-        self, idx: ArrayLike, weights: ArrayLike, draw: int = 0
-    ) -> NDArray[np.int64]:
+    def choice(self, idx: ArrayLike, weights: ArrayLike, draw: int = 0) -> NDArray[np.int64]:
         """Index into ``weights`` (any non-negative numbers), drawn by inverse CDF."""
         w = np.asarray(weights, dtype=np.float64)
         cdf = np.cumsum(w) / w.sum()
@@ -104,8 +102,9 @@ def permute(idx: ArrayLike, n: int, key: np.uint64, rounds: int = 4) -> NDArray[
     bits += bits % 2
     half = np.uint64(bits // 2)
     mask = np.uint64((1 << (bits // 2)) - 1)
-    round_keys = [mix64(np.asarray([key + np.uint64(r + 1)], dtype=np.uint64))[0]
-                  for r in range(rounds)]
+    round_keys = [
+        mix64(np.asarray([key + np.uint64(r + 1)], dtype=np.uint64))[0] for r in range(rounds)
+    ]
 
     def once(v: U64) -> U64:
         left, right = v >> half, v & mask

@@ -119,7 +119,9 @@ def compile_ddl(metadata: MetaData) -> list[dict[str, object]]:
     ]
     for table in metadata.sorted_tables:
         statements = list(sequences) if not out else []
-        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=_DIALECT)).strip())
+        statements.append(
+            str(CreateTable(table, if_not_exists=True).compile(dialect=_DIALECT)).strip()
+        )
         for index in sorted(table.indexes, key=lambda ix: ix.name or ""):
             statements.append(
                 str(CreateIndex(index, if_not_exists=True).compile(dialect=_DIALECT)).strip()

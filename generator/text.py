@@ -72,10 +72,8 @@ class TemplateSet:
         result: pa.Array | None = None
         for number, layout in enumerate(self.layouts):
             text = self._assemble(layout, columns, empty)
-            if result is None:
-                result = text
-            else:
-                result = pc.if_else(pa.array(which == number), text, result)
+            chosen = pa.array(which == number)
+            result = text if result is None else pc.if_else(chosen, text, result)
         assert result is not None
         return result
 

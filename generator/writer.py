@@ -12,8 +12,13 @@ from seedgen.manifest import ShardFormat, ShardSpec, sha256_file
 
 
 def write_shard(
-    table: pa.Table, set_dir: Path, relpath: str, fmt: ShardFormat, batch_rows: int,
-    start: int, stop: int,
+    table: pa.Table,
+    set_dir: Path,
+    relpath: str,
+    fmt: ShardFormat,
+    batch_rows: int,
+    start: int,
+    stop: int,
 ) -> ShardSpec:
     path = set_dir / relpath
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,6 +28,10 @@ def write_shard(
     else:
         pacsv.write_csv(table, path)
     return ShardSpec(
-        file=relpath, start=start, stop=stop, rows=table.num_rows,
-        bytes=path.stat().st_size, sha256=sha256_file(path),
+        file=relpath,
+        start=start,
+        stop=stop,
+        rows=table.num_rows,
+        bytes=path.stat().st_size,
+        sha256=sha256_file(path),
     )

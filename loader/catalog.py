@@ -66,8 +66,10 @@ class Snapshot:
 
     def summary(self) -> str:
         fks = sum(c.kind == "f" for c in self.constraints)
-        return (f"{len(self.indexes)} indexes, {len(self.constraints) - fks} unique/exclusion "
-                f"constraints, {fks} foreign keys, {len(self.triggers)} triggers")
+        return (
+            f"{len(self.indexes)} indexes, {len(self.constraints) - fks} unique/exclusion "
+            f"constraints, {fks} foreign keys, {len(self.triggers)} triggers"
+        )
 
 
 _INDEXES = """
@@ -155,13 +157,19 @@ def drop_statements(snap: Snapshot) -> list[sql.Composable]:
     """FKs first (they may reference unique constraints), then constraints, then indexes."""
     out: list[sql.Composable] = []
     for con in sorted(snap.constraints, key=lambda c: c.kind != "f"):
-        out.append(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-            sql.Identifier(con.schema, con.table), sql.Identifier(con.name)))
+        out.append(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(con.schema, con.table), sql.Identifier(con.name)
+            )
+        )
     for idx in snap.indexes:
         out.append(sql.SQL("DROP INDEX {}").format(sql.Identifier(idx.schema, idx.name)))
     for trg in snap.triggers:
-        out.append(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
-            sql.Identifier(trg.schema, trg.table), sql.Identifier(trg.name)))
+        out.append(
+            sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
+                sql.Identifier(trg.schema, trg.table), sql.Identifier(trg.name)
+            )
+        )
     return out
 
 
@@ -169,13 +177,21 @@ def rebuild_statements(snap: Snapshot) -> list[sql.Composable]:
     """Indexes, unique/exclusion constraints, FKs, then triggers back to their enable mode."""
     out: list[sql.Composable] = [sql.SQL(idx.definition) for idx in snap.indexes]
     for con in sorted(snap.constraints, key=lambda c: c.kind == "f"):
-        out.append(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            sql.Identifier(con.schema, con.table), sql.Identifier(con.name),
-            sql.SQL(con.definition)))
+        out.append(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                sql.Identifier(con.schema, con.table),
+                sql.Identifier(con.name),
+                sql.SQL(con.definition),
+            )
+        )
     for trg in snap.triggers:
-        out.append(sql.SQL("ALTER TABLE {} {} {}").format(
-            sql.Identifier(trg.schema, trg.table), sql.SQL(_ENABLE[trg.enabled]),
-            sql.Identifier(trg.name)))
+        out.append(
+            sql.SQL("ALTER TABLE {} {} {}").format(
+                sql.Identifier(trg.schema, trg.table),
+                sql.SQL(_ENABLE[trg.enabled]),
+                sql.Identifier(trg.name),
+            )
+        )
     return out
 
 
@@ -188,7 +204,8 @@ def reset_sequences(cur: psycopg.Cursor, snap: Snapshot) -> list[tuple[str, int]
     for seq, uses in by_seq.items():
         maxima = sql.SQL(", ").join(
             sql.SQL("(SELECT max({})::bigint FROM {})").format(
-                sql.Identifier(u.column), sql.Identifier(u.schema, u.table))
+                sql.Identifier(u.column), sql.Identifier(u.schema, u.table)
+            )
             for u in uses
         )
         top = cur.execute(sql.SQL("SELECT GREATEST({})").format(maxima)).fetchone()
@@ -196,7 +213,8 @@ def reset_sequences(cur: psycopg.Cursor, snap: Snapshot) -> list[tuple[str, int]
             continue
         ident = sql.Identifier(*seq)
         last, called = cur.execute(
-            sql.SQL("SELECT last_value, is_called FROM {}").format(ident)).fetchone()
+            sql.SQL("SELECT last_value, is_called FROM {}").format(ident)
+        ).fetchone()
         target = max(int(top[0]), int(last) if called else 0)
         cur.execute("SELECT setval(%s::regclass, %s, true)", (ident.as_string(cur), target))
         done.append((".".join(seq), target))

@@ -43,7 +43,11 @@ def parquet_batches(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def copy_shard(
-    cur: psycopg.Cursor, table: TableSpec, path: Path, fmt: str, rows: int,
+    cur: psycopg.Cursor,
+    table: TableSpec,
+    path: Path,
+    fmt: str,
+    rows: int,
     on_batch: Callable[[int], None],
 ) -> None:
     """COPY one shard; ``on_batch(rows)`` after each batch (CSV: once, at the end)."""

@@ -45,12 +45,15 @@ class LoadReport:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def load_set(set_dir: Path, url: str, options: LoadOptions = LoadOptions(),
-             echo: Echo = print) -> LoadReport:
+def load_set(
+    set_dir: Path, url: str, options: LoadOptions = LoadOptions(), echo: Echo = print
+) -> LoadReport:
     target = parse_target(url, allow_any_name=options.allow_any_name)
     manifest = verify_set(set_dir)
-    echo(f"verified {set_dir}: {len(manifest.tables)} tables, {manifest.total_rows:,} rows, "
-         f"{sum(len(t.shards) for t in manifest.tables)} shards (sha256 ok)")
+    echo(
+        f"verified {set_dir}: {len(manifest.tables)} tables, {manifest.total_rows:,} rows, "
+        f"{sum(len(t.shards) for t in manifest.tables)} shards (sha256 ok)"
+    )
     report = LoadReport(rows={t.name: 0 for t in manifest.tables})
     started = time.monotonic()
     if options.create_database and not options.dry_run:
@@ -81,8 +84,9 @@ def _create_database(target: Target, echo: Echo) -> None:
     admin = psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in params.items()})
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (target.dbname,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,)
+            ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
                 echo(f"created database {target.dbname}")
@@ -94,15 +98,26 @@ def _connect(target: Target) -> psycopg.Connection:
     try:
         return psycopg.connect(target.conninfo, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        raise LoadError(f"cannot connect to {target}: {_pg_message(exc)}",
-                        hint="check the URL and that the server is running") from None
+        raise LoadError(
+            f"cannot connect to {target}: {_pg_message(exc)}",
+            hint="check the URL and that the server is running",
+        ) from None
 
 
-def _run(conn: psycopg.Connection, set_dir: Path, manifest: Manifest, options: LoadOptions,
-         report: LoadReport, echo: Echo) -> None:
+def _run(
+    conn: psycopg.Connection,
+    set_dir: Path,
+    manifest: Manifest,
+    options: LoadOptions,
+    report: LoadReport,
+    echo: Echo,
+) -> None:
     cur = conn.cursor()
-    cur.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(
-        sql.Literal(options.maintenance_work_mem)))
+    cur.execute(
+        sql.SQL("SET LOCAL maintenance_work_mem = {}").format(
+            sql.Literal(options.maintenance_work_mem)
+        )
+    )
     _ensure_schema(cur, manifest, options, echo)
     verify_live(cur, manifest)
     busy = non_empty_tables(cur, manifest)
@@ -126,8 +141,11 @@ def _run(conn: psycopg.Connection, set_dir: Path, manifest: Manifest, options: L
     _timed(report, "copy", lambda: _copy_all(cur, set_dir, manifest, report, echo))
     echo(f"rebuilding {snap.summary()}")
     _timed(report, "rebuild", lambda: _rebuild(cur, rebuilds, echo))
-    _timed(report, "analyze", lambda: [
-        cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*t))) for t in tables])
+    _timed(
+        report,
+        "analyze",
+        lambda: [cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*t))) for t in tables],
+    )
     _check_counts(cur, manifest)
     report.sequences = catalog.reset_sequences(cur, snap)
     conn.commit()
@@ -139,14 +157,17 @@ def _timed(report: LoadReport, step: str, fn: Callable[[], object]) -> None:
     report.timings[step] = time.monotonic() - t0
 
 
-def _ensure_schema(cur: psycopg.Cursor, manifest: Manifest, options: LoadOptions,
-                   echo: Echo) -> None:
+def _ensure_schema(
+    cur: psycopg.Cursor, manifest: Manifest, options: LoadOptions, echo: Echo
+) -> None:
     if not options.create_schema:
         return
     existing = {
-        name for (name,) in cur.execute(
+        name
+        for (name,) in cur.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')")
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+        )
     }
     missing = [d for d in manifest.ddl if d.table not in existing]
     if not missing:
@@ -160,10 +181,12 @@ def _ensure_schema(cur: psycopg.Cursor, manifest: Manifest, options: LoadOptions
             cur.execute(sql.SQL(statement))  # compiled from the dataset's models at generation
 
 
-def _copy_all(cur: psycopg.Cursor, set_dir: Path, manifest: Manifest, report: LoadReport,
-              echo: Echo) -> None:
+def _copy_all(
+    cur: psycopg.Cursor, set_dir: Path, manifest: Manifest, report: LoadReport, echo: Echo
+) -> None:
     for table in manifest.tables:
         for shard in table.shards:
+
             def on_batch(rows: int, table: TableSpec = table) -> None:
                 report.rows[table.name] += rows
                 done = report.rows[table.name]
@@ -187,11 +210,14 @@ def _rebuild(cur: psycopg.Cursor, statements: list[sql.Composable], echo: Echo) 
 
 def _check_counts(cur: psycopg.Cursor, manifest: Manifest) -> None:
     for table in manifest.tables:
-        row = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(
-            sql.Identifier(*table.qualified))).fetchone()
+        row = cur.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.qualified))
+        ).fetchone()
         if row is None or row[0] != table.rows:
-            raise LoadError(f"table {table.name}: {row[0] if row else '?'} rows after COPY, "
-                            f"manifest says {table.rows}; rolled back")
+            raise LoadError(
+                f"table {table.name}: {row[0] if row else '?'} rows after COPY, "
+                f"manifest says {table.rows}; rolled back"
+            )
 
 
 def _summary(report: LoadReport, echo: Echo, *, failed: bool, dry_run: bool = False) -> None:

@@ -44,8 +44,10 @@ def parse_target(url: str, *, allow_any_name: bool = False) -> Target:
         raise SafetyError(f"database URL {display!r} is invalid: {exc}") from None
     dbname = str(params.get("dbname") or "")
     if not dbname:
-        raise SafetyError(f"database URL {display!r} names no database",
-                          hint="end the URL with /<name>_demo or /<name>_test")
+        raise SafetyError(
+            f"database URL {display!r} names no database",
+            hint="end the URL with /<name>_demo or /<name>_test",
+        )
     if not allow_any_name and not dbname.endswith(SAFE_SUFFIXES):
         raise SafetyError(
             f"refusing database {dbname!r}: seedgen writes only to databases whose name ends "

@@ -33,8 +33,9 @@ def verify_set(set_dir: Path) -> Manifest:
     return manifest
 
 
-def _verify_shard(set_dir: Path, manifest: Manifest, table: TableSpec, number: int,
-                  shard: ShardSpec) -> None:
+def _verify_shard(
+    set_dir: Path, manifest: Manifest, table: TableSpec, number: int, shard: ShardSpec
+) -> None:
     where = f"table {table.name}, shard {number:05d} ({shard.file})"
     path = set_dir / shard.file
     if not path.is_file():
@@ -42,11 +43,14 @@ def _verify_shard(set_dir: Path, manifest: Manifest, table: TableSpec, number: i
     size = path.stat().st_size
     if size != shard.bytes:
         state = "truncated" if size < shard.bytes else "larger than recorded"
-        raise ManifestError(f"{where}: {state} ({size:,} bytes, manifest says {shard.bytes:,})",
-                            hint="regenerate or re-copy the set")
+        raise ManifestError(
+            f"{where}: {state} ({size:,} bytes, manifest says {shard.bytes:,})",
+            hint="regenerate or re-copy the set",
+        )
     if sha256_file(path) != shard.sha256:
-        raise ManifestError(f"{where}: sha256 mismatch, the file is corrupted",
-                            hint="regenerate or re-copy the set")
+        raise ManifestError(
+            f"{where}: sha256 mismatch, the file is corrupted", hint="regenerate or re-copy the set"
+        )
     names = [c.name for c in table.columns]
     if manifest.format == "parquet":
         meta = pq.ParquetFile(path)
@@ -56,15 +60,17 @@ def _verify_shard(set_dir: Path, manifest: Manifest, table: TableSpec, number: i
         if got != want:
             raise ManifestError(f"{where}: columns {got} differ from the manifest's {want}")
         if meta.metadata.num_rows != shard.rows:
-            raise ManifestError(f"{where}: {meta.metadata.num_rows:,} rows, manifest says "
-                                f"{shard.rows:,}")
+            raise ManifestError(
+                f"{where}: {meta.metadata.num_rows:,} rows, manifest says {shard.rows:,}"
+            )
     else:
         with path.open("rb") as fh:
             header = fh.readline().decode().strip()
         got_names = [h.strip('"') for h in header.split(",")]
         if got_names != names:
-            raise ManifestError(f"{where}: CSV header {got_names} differs from the manifest's "
-                                f"{names}")
+            raise ManifestError(
+                f"{where}: CSV header {got_names} differs from the manifest's {names}"
+            )
 
 
 def live_columns(cur: psycopg.Cursor, schema: str, table: str) -> dict[str, tuple[str, bool, bool]]:
@@ -95,12 +101,14 @@ def verify_live(cur: psycopg.Cursor, manifest: Manifest) -> None:
             )
         for col in table.columns:
             if col.name not in live:
-                raise SchemaMismatchError(f"{where}: column {col.name} is in the set but not in "
-                                          f"the database")
+                raise SchemaMismatchError(
+                    f"{where}: column {col.name} is in the set but not in the database"
+                )
             typ, nullable, _ = live[col.name]
             if typ != col.pg_type:
-                raise SchemaMismatchError(f"{where}, column {col.name}: database type {typ}, set "
-                                          f"type {col.pg_type}")
+                raise SchemaMismatchError(
+                    f"{where}, column {col.name}: database type {typ}, set type {col.pg_type}"
+                )
             if nullable != col.nullable:
                 raise SchemaMismatchError(
                     f"{where}, column {col.name}: nullable is {nullable} in the database, "

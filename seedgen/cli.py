@@ -40,8 +40,10 @@ def _keys_epilog() -> str:
     from generator.datasets.genonaut.settings import GenonautSettings
 
     lines = ["Dataset keys (genonaut; config.json section 'seed_data'), each also a flag:"]
-    lines += [f"  {flag} (default {default}): {text}"
-              for flag, default, text in describe_keys(GenonautSettings)]
+    lines += [
+        f"  {flag} (default {default}): {text}"
+        for flag, default, text in describe_keys(GenonautSettings)
+    ]
     lines.append("Example: seedgen generate genonaut --target-rows-content-items 5000 --dry-run")
     return "\n\n".join(lines)
 
@@ -53,15 +55,18 @@ def _keys_epilog() -> str:
 def generate(
     ctx: typer.Context,
     dataset: str = typer.Argument(..., help="built-in dataset, e.g. genonaut"),
-    out: Path | None = typer.Option(None, "--out", help="set directory [seed-data/sets/<dataset>-seed<seed>]"),
+    out: Path | None = typer.Option(
+        None, "--out", help="set directory [seed-data/sets/<dataset>-seed<seed>]"
+    ),
     config: Path | None = typer.Option(None, "--config", help="JSON config file [./config.json]"),
     env_file: Path = typer.Option(DEFAULT_ENV_FILE, "--env-file", help="dotenv file"),
     dry_run: bool = typer.Option(False, "--dry-run", help="validate and print the plan only"),
     force: bool = typer.Option(False, "--force", help="replace an existing set at --out"),
 ) -> None:
     """Write a shard set (Parquet/CSV shards + manifest.json) for DATASET."""
-    from generator.engine import DEFAULT_SETS_DIR, Request, generate as run, load_dataset
     from generator.dataset import dataset_class
+    from generator.engine import DEFAULT_SETS_DIR, Request, load_dataset
+    from generator.engine import generate as run
     from seedgen.settings import parse_overrides
 
     try:
@@ -77,11 +82,19 @@ def generate(
 @app.command()
 def load(
     set_dir: Path = typer.Argument(..., metavar="SET", help="shard set directory"),
-    database_url: str = typer.Option(..., "--database-url", help="postgresql://…/<name>_demo|_test"),
-    create_schema: bool = typer.Option(False, "--create-schema", help="create missing tables from the set's DDL"),
-    create_database: bool = typer.Option(False, "--create-database", help="create the database if it does not exist"),
+    database_url: str = typer.Option(
+        ..., "--database-url", help="postgresql://…/<name>_demo|_test"
+    ),
+    create_schema: bool = typer.Option(
+        False, "--create-schema", help="create missing tables from the set's DDL"
+    ),
+    create_database: bool = typer.Option(
+        False, "--create-database", help="create the database if it does not exist"
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="verify and print the DDL actions only"),
-    allow_any_name: bool = typer.Option(False, "--allow-any-name", help="allow a database name not ending in _demo/_test"),
+    allow_any_name: bool = typer.Option(
+        False, "--allow-any-name", help="allow a database name not ending in _demo/_test"
+    ),
     maintenance_work_mem: str = typer.Option("512MB", help="for index rebuilds"),
 ) -> None:
     """Verify SET and bulk-load it: drop indexes/FKs, COPY, rebuild, reset sequences, ANALYZE.
@@ -90,10 +103,13 @@ def load(
     """
     from loader.load import LoadOptions, load_set
 
-    options = LoadOptions(create_schema=create_schema, create_database=create_database,
-                          dry_run=dry_run,
-                          allow_any_name=allow_any_name,
-                          maintenance_work_mem=maintenance_work_mem)
+    options = LoadOptions(
+        create_schema=create_schema,
+        create_database=create_database,
+        dry_run=dry_run,
+        allow_any_name=allow_any_name,
+        maintenance_work_mem=maintenance_work_mem,
+    )
     try:
         load_set(set_dir, database_url, options, echo=_echo)
     except SeedgenError as exc:
@@ -102,7 +118,9 @@ def load(
 
 @app.command()
 def demo(
-    database: str = typer.Option("seedgen_genonaut_demo", help="database to (re)create; must end in _demo"),
+    database: str = typer.Option(
+        "seedgen_genonaut_demo", help="database to (re)create; must end in _demo"
+    ),
     env_file: Path = typer.Option(DEFAULT_ENV_FILE, "--env-file", help="dotenv file"),
 ) -> None:
     """Generate the default genonaut set and load it into a fresh demo database.
@@ -110,7 +128,8 @@ def demo(
     Uses SEEDGEN_TEST_DSN, else the server on 127.0.0.1:5432, else an embedded PostgreSQL.
     Example: seedgen demo
     """
-    from generator.engine import DEFAULT_SETS_DIR, Request, generate as run
+    from generator.engine import DEFAULT_SETS_DIR, Request
+    from generator.engine import generate as run
     from loader.load import LoadOptions, load_set
     from seedgen import devdb
 

@@ -38,8 +38,10 @@ def server_dsn() -> str:
     explicit = os.environ.get("SEEDGEN_TEST_DSN")
     if explicit:
         if not _answers(explicit):
-            raise SeedgenError("SEEDGEN_TEST_DSN is set but no server answers there",
-                               hint="unset it to use 127.0.0.1:5432 or the embedded server")
+            raise SeedgenError(
+                "SEEDGEN_TEST_DSN is set but no server answers there",
+                hint="unset it to use 127.0.0.1:5432 or the embedded server",
+            )
         return explicit
     local = LOCAL.format(user=os.environ.get("PGUSER") or getpass.getuser())
     if _answers(local):
@@ -98,13 +100,17 @@ def recreate_database(dbname: str, marker: str = "created by seedgen") -> str:
         ).fetchone()
         if row is not None:
             if row[0] != marker:
-                raise SeedgenError(f"database {dbname} exists and was not created by seedgen",
-                                   hint="drop it yourself or pick another name")
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                sql.Identifier(dbname)))
+                raise SeedgenError(
+                    f"database {dbname} exists and was not created by seedgen",
+                    hint="drop it yourself or pick another name",
+                )
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-            sql.Identifier(dbname), sql.Literal(marker)))
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(dbname), sql.Literal(marker)
+            )
+        )
     return as_url(with_dbname(dsn, dbname))
 
 

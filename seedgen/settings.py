@@ -128,7 +128,9 @@ def parse_overrides(model: type[BaseModel], args: list[str]) -> dict[str, Any]:
     while i < len(args):
         token = args[i]
         if not token.startswith("--"):
-            raise ConfigError(f"unexpected argument {token!r}", hint="options look like --key value")
+            raise ConfigError(
+                f"unexpected argument {token!r}", hint="options look like --key value"
+            )
         name, eq, value = token[2:].partition("=")
         key = name.replace("-", "_")
         if key not in model.model_fields:
@@ -168,7 +170,13 @@ def describe_keys(model: type[BaseModel]) -> list[tuple[str, str, str]]:
     rows = []
     for key, field in model.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        rows.append((f"--{key.replace('_', '-')}", json.dumps(default, default=str), field.description or ""))
+        rows.append(
+            (
+                f"--{key.replace('_', '-')}",
+                json.dumps(default, default=str),
+                field.description or "",
+            )
+        )
     return rows
 
 
@@ -214,6 +222,5 @@ def require_uuid(name: str, env_file: Path = DEFAULT_ENV_FILE) -> uuid.UUID:
     fresh = uuid.uuid4()
     raise EnvError(
         f"{name} must be present in {env_file} (or the environment) as a UUID; it {problem}",
-        hint=f"here is a freshly generated one; copy this line into {env_file}:\n"
-        f"{name}={fresh}",
+        hint=f"here is a freshly generated one; copy this line into {env_file}:\n{name}={fresh}",
     )

@@ -15,7 +15,6 @@ item i), never looked up.
 
 from __future__ import annotations
 
-
 from datetime import UTC
 from functools import cached_property
 from pathlib import Path
@@ -39,8 +38,17 @@ from seedgen.settings import require_uuid
 
 ADMIN_ENV = "DB_USER_ADMIN_UUID"
 STYLES = ("anime", "illustration", "photorealistic")
-RESOLUTIONS = ("1024x768", "1280x720", "1920x1080", "2560x1440", "3840x2160", "1024x1024",
-               "2048x2048", "768x1024", "1080x1920")
+RESOLUTIONS = (
+    "1024x768",
+    "1280x720",
+    "1920x1080",
+    "2560x1440",
+    "3840x2160",
+    "1024x1024",
+    "2048x2048",
+    "768x1024",
+    "1080x1920",
+)
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 SOURCES = {"content_items": ("items", "regular"), "content_items_auto": ("auto", "auto")}
 CONTENT = tuple(SOURCES)
@@ -104,18 +112,28 @@ class GenonautDataset(Dataset):
             TableGen("tags", n["tags"], _cols(models.tags), default),
             *(
                 TableGen(
-                    t, n[t], _cols(getattr(models, t)), getattr(s, f"batch_size_{t}"),
+                    t,
+                    n[t],
+                    _cols(getattr(models, t)),
+                    getattr(s, f"batch_size_{t}"),
                     key_ranges={"id": [offset[t], offset[t] + n[t] - 1]},
                 )
                 for t in CONTENT
             ),
             TableGen(
-                "generation_jobs", self.n_jobs, _cols(models.generation_jobs, skip=_JOB_NULLS),
-                default, key_ranges={"id": [1, self.n_jobs]},
+                "generation_jobs",
+                self.n_jobs,
+                _cols(models.generation_jobs, skip=_JOB_NULLS),
+                default,
+                key_ranges={"id": [1, self.n_jobs]},
             ),
             TableGen(
-                "content_tags", self.n_content, _cols(models.content_tags), default,
-                fanout=(s.tags_per_item_min + self.tags_max) / 2, exploded=True,
+                "content_tags",
+                self.n_content,
+                _cols(models.content_tags),
+                default,
+                fanout=(s.tags_per_item_min + self.tags_max) / 2,
+                exploded=True,
             ),
         ]
 
@@ -142,8 +160,9 @@ class GenonautDataset(Dataset):
         lo, hi = self.window
         return self.stream(table, column).integers(idx, lo, hi)
 
-    def later(self, table: str, column: str, idx: NDArray[np.int64],
-              since: NDArray[np.int64]) -> NDArray[np.int64]:
+    def later(
+        self, table: str, column: str, idx: NDArray[np.int64], since: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
         """A time uniform in [since, window end]."""
         u = self.stream(table, column).uniform(idx)
         return since + np.floor(u * (self.window[1] - since + 1)).astype(np.int64)
@@ -166,8 +185,13 @@ class GenonautDataset(Dataset):
 
     def item_tags(self, table: str, idx: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
         s = self.settings
-        return col.sample_lists(self.stream(table, "tags"), idx, len(VOCABULARY.tag_names),
-                                s.tags_per_item_min, self.tags_max)
+        return col.sample_lists(
+            self.stream(table, "tags"),
+            idx,
+            len(VOCABULARY.tag_names),
+            s.tags_per_item_min,
+            self.tags_max,
+        )
 
     def completed_at(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
         """When item ``idx``'s job completed; also the item's ``created_at``."""
@@ -199,20 +223,33 @@ class GenonautDataset(Dataset):
         width = int(parts["domain_len"].max())
         allowed = np.arange(width)[None, :] < length[:, None]
         off_d, pos_d = col.sample_lists(
-            self.stream(table, "prompt_domain_phrases"), idx, width, s.domain_phrases_min,
-            np.minimum(s.domain_phrases_max, length), allowed,
+            self.stream(table, "prompt_domain_phrases"),
+            idx,
+            width,
+            s.domain_phrases_min,
+            np.minimum(s.domain_phrases_max, length),
+            allowed,
         )
         pos_d = pos_d + np.repeat(parts["domain_start"][domain], np.diff(off_d))
         off_g, pos_g = col.sample_lists(
-            self.stream(table, "prompt_general_phrases"), idx, len(VOCABULARY.general),
-            s.general_phrases_min, s.general_phrases_max, parts["general_allowed"][domain],
+            self.stream(table, "prompt_general_phrases"),
+            idx,
+            len(VOCABULARY.general),
+            s.general_phrases_min,
+            s.general_phrases_max,
+            parts["general_allowed"][domain],
         )
         templates: TemplateSet = parts["templates"]
         which = self.stream(table, "prompt_template").integers(idx, 0, len(templates) - 1)
-        return templates.render(which, {
-            "domain": col.join_lists(off_d, pos_d, parts["vocab"], ", "),
-            "general": col.join_lists(off_g, pos_g + parts["general_start"], parts["vocab"], ", "),
-        })
+        return templates.render(
+            which,
+            {
+                "domain": col.join_lists(off_d, pos_d, parts["vocab"], ", "),
+                "general": col.join_lists(
+                    off_g, pos_g + parts["general_start"], parts["vocab"], ", "
+                ),
+            },
+        )
 
     # ------------------------------------------------------------------ tables
 
@@ -222,25 +259,35 @@ class GenonautDataset(Dataset):
         rank = permute(np.maximum(idx - 1, 0), max(n - 1, 1), self.stream("users", "username").key)
         combo, repeat = rank % (len(first) * len(last)), rank // (len(first) * len(last))
         suffix = pc.if_else(pa.array(repeat > 0), pc.cast(pa.array(repeat), pa.string()), "")
-        generated = col.concat(col.pick(first, combo % len(first)), ".",
-                               col.pick(last, combo // len(first)), suffix)
+        generated = col.concat(
+            col.pick(first, combo % len(first)), ".", col.pick(last, combo // len(first)), suffix
+        )
         is_admin = pa.array(idx == 0)
         username = pc.if_else(is_admin, "admin", generated)
         domain = col.pick(EMAIL_DOMAINS, self.stream("users", "email").integers(idx, 0, 2))
         created = self.in_window("users", "created_at", idx)
-        off, tag_idx = col.sample_lists(self.stream("users", "favorite_tags"), idx,
-                                        len(VOCABULARY.tag_names), s.favorite_tags_min,
-                                        s.favorite_tags_max)
+        off, tag_idx = col.sample_lists(
+            self.stream("users", "favorite_tags"),
+            idx,
+            len(VOCABULARY.tag_names),
+            s.favorite_tags_min,
+            s.favorite_tags_max,
+        )
         return {
             "id": self.user_ids(idx),
             "username": username,
             "email": col.concat(username, "@", domain),
             "created_at": col.seconds_to_timestamp(created),
             "updated_at": col.seconds_to_timestamp(self.later("users", "updated_at", idx, created)),
-            "preferences": col.concat('{"favorite_tags": ',
-                                      col.json_arrays(off, tag_idx, _json_tag_names()), "}"),
-            "is_active": pa.array(self.stream("users", "is_active").bernoulli(idx, s.is_active_share)),
-            "favorite_tag_ids": col.json_arrays(off, tag_idx, col.json_text_pool(self.tag_ids.to_pylist())),
+            "preferences": col.concat(
+                '{"favorite_tags": ', col.json_arrays(off, tag_idx, _json_tag_names()), "}"
+            ),
+            "is_active": pa.array(
+                self.stream("users", "is_active").bernoulli(idx, s.is_active_share)
+            ),
+            "favorite_tag_ids": col.json_arrays(
+                off, tag_idx, col.json_text_pool(self.tag_ids.to_pylist())
+            ),
         }
 
     def _tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
@@ -259,10 +306,15 @@ class GenonautDataset(Dataset):
         key = col.uuid_key_space(s.seed, f"{table}.content_data")
         off, tag_idx = self.item_tags(table, idx)
         metadata = col.concat(
-            '{"style": "', col.pick(STYLES, self.stream(table, "style").integers(idx, 0, 2)),
+            '{"style": "',
+            col.pick(STYLES, self.stream(table, "style").integers(idx, 0, 2)),
             '", "resolution": "',
-            col.pick(RESOLUTIONS, self.stream(table, "resolution").integers(idx, 0, len(RESOLUTIONS) - 1)),
-            '", "tags": ', col.json_arrays(off, tag_idx, _json_tag_names()), "}",
+            col.pick(
+                RESOLUTIONS, self.stream(table, "resolution").integers(idx, 0, len(RESOLUTIONS) - 1)
+            ),
+            '", "tags": ',
+            col.json_arrays(off, tag_idx, _json_tag_names()),
+            "}",
         )
         created = self.completed_at(table, idx)
         quality = np.round(self.stream(table, "quality_score").uniform(idx), 2)
@@ -270,14 +322,17 @@ class GenonautDataset(Dataset):
             "id": pa.array((idx + self.id_offset[table]).astype(np.int32)),
             "title": pc.utf8_slice_codeunits(prompt, 0, 20),
             "content_type": pa.array(["image"] * len(idx), pa.string()),
-            "content_data": col.concat(s.images_dir.rstrip("/") + "/",
-                                       col.uuid4_strings(key, idx), ".png"),
+            "content_data": col.concat(
+                s.images_dir.rstrip("/") + "/", col.uuid4_strings(key, idx), ".png"
+            ),
             "item_metadata": metadata,
             "creator_id": self.user_ids(self.creator(table, idx)),
             "created_at": col.seconds_to_timestamp(created),
             "updated_at": col.seconds_to_timestamp(self.later(table, "updated_at", idx, created)),
             "quality_score": pa.array(quality),
-            "is_private": pa.array(self.stream(table, "is_private").bernoulli(idx, s.is_private_share)),
+            "is_private": pa.array(
+                self.stream(table, "is_private").bernoulli(idx, s.is_private_share)
+            ),
             "prompt": prompt,
             "source_type": pa.array([SOURCES[table][0]] * len(idx), pa.string()),
         }
@@ -285,8 +340,10 @@ class GenonautDataset(Dataset):
     def _generation_jobs(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
         n_items = self.n["content_items"]
         parts = []
-        for table, lo, hi in (("content_items", 0, n_items),
-                              ("content_items_auto", n_items, self.n_content)):
+        for table, lo, hi in (
+            ("content_items", 0, n_items),
+            ("content_items_auto", n_items, self.n_content),
+        ):
             sel = idx[(idx >= lo) & (idx < hi)]
             if len(sel):
                 parts.append(self._item_jobs(table, sel, sel - lo))
@@ -299,10 +356,14 @@ class GenonautDataset(Dataset):
         merged["params"] = pa.array(["{}"] * len(idx), pa.string())
         return merged
 
-    def _item_jobs(self, table: str, job: NDArray[np.int64], item: NDArray[np.int64]) -> dict[str, pa.Array]:
+    def _item_jobs(
+        self, table: str, job: NDArray[np.int64], item: NDArray[np.int64]
+    ) -> dict[str, pa.Array]:
         done = self.completed_at(table, item)
         lo = self.window[0]
-        created = np.maximum(done - self.stream("generation_jobs", "duration").integers(job, 5, 900), lo)
+        created = np.maximum(
+            done - self.stream("generation_jobs", "duration").integers(job, 5, 900), lo
+        )
         content_id = (item + self.id_offset[table]).astype(np.int32)
         return {
             "user_id": self.user_ids(self.creator(table, item)),
@@ -322,7 +383,9 @@ class GenonautDataset(Dataset):
         finished = self.later("generation_jobs", "completed_at", job, created)
         pending = status_text.to_numpy(zero_copy_only=False) == "pending"
         return {
-            "user_id": self.user_ids(self.stream("generation_jobs", "user_id").integers(job, 1, self.n["users"] - 1)),
+            "user_id": self.user_ids(
+                self.stream("generation_jobs", "user_id").integers(job, 1, self.n["users"] - 1)
+            ),
             "prompt": self.prompts("generation_jobs", extra),
             "status": status_text,
             "created_at": col.seconds_to_timestamp(created),
@@ -334,26 +397,41 @@ class GenonautDataset(Dataset):
     def _content_tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
         n_items = self.n["content_items"]
         parts = []
-        for table, lo, hi in (("content_items", 0, n_items),
-                              ("content_items_auto", n_items, self.n_content)):
+        for table, lo, hi in (
+            ("content_items", 0, n_items),
+            ("content_items_auto", n_items, self.n_content),
+        ):
             item = idx[(idx >= lo) & (idx < hi)] - lo
             if not len(item):
                 continue
             off, tag_idx = self.item_tags(table, item)
             per_item = np.diff(off)
             ids = np.repeat(item + self.id_offset[table], per_item).astype(np.int32)
-            parts.append({
-                "content_id": pa.array(ids),
-                "content_source": pa.array([SOURCES[table][1]] * len(ids), pa.string()),
-                "tag_id": pc.take(self.tag_ids, pa.array(tag_idx)),
-            })
+            parts.append(
+                {
+                    "content_id": pa.array(ids),
+                    "content_source": pa.array([SOURCES[table][1]] * len(ids), pa.string()),
+                    "tag_id": pc.take(self.tag_ids, pa.array(tag_idx)),
+                }
+            )
         return {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
 
 
 #: Nullable generation_jobs columns the spec leaves empty; the engine writes them as NULL.
-_JOB_NULLS = frozenset({"started_at", "error_message", "celery_task_id", "negative_prompt",
-                        "checkpoint_model", "lora_models", "width", "height", "batch_size",
-                        "comfyui_prompt_id"})
+_JOB_NULLS = frozenset(
+    {
+        "started_at",
+        "error_message",
+        "celery_task_id",
+        "negative_prompt",
+        "checkpoint_model",
+        "lora_models",
+        "width",
+        "height",
+        "batch_size",
+        "comfyui_prompt_id",
+    }
+)
 
 
 def _cols(table: Any, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
@@ -371,5 +449,3 @@ def _name_pools(seed: int) -> tuple[list[str], list[str]]:
     first = faker_pool(seed, "first_name", 4000)
     last = faker_pool(seed, "last_name", 4000)
     return first, last
-
-

@@ -118,7 +118,9 @@ def _partition(name: str, prefix: str, fts: str, uidx: str, source: str) -> Tabl
         Index(uidx, "id", "source_type", unique=True),
         Index(
             fts,
-            text("to_tsvector('english'::regconfig, (COALESCE(title, ''::character varying))::text)"),
+            text(
+                "to_tsvector('english'::regconfig, (COALESCE(title, ''::character varying))::text)"
+            ),
             postgresql_using="gin",
         ),
         Index(f"idx_{prefix}_created_at_desc", text("created_at DESC")),
@@ -140,8 +142,10 @@ def _partition(name: str, prefix: str, fts: str, uidx: str, source: str) -> Tabl
         Index(f"idx_{prefix}_type_created", "content_type", text("created_at DESC")),
         Index(f"ix_{prefix}_content_type", "content_type"),
         Index(f"ix_{prefix}_creator_id", "creator_id"),
-        info={"attach": f"ALTER TABLE content_items_all ATTACH PARTITION {name} "
-                        f"FOR VALUES IN ('{source}')"},
+        info={
+            "attach": f"ALTER TABLE content_items_all ATTACH PARTITION {name} "
+            f"FOR VALUES IN ('{source}')"
+        },
     )
     table.add_is_dependent_on(content_items_all)
     return table
@@ -179,7 +183,10 @@ generation_jobs = Table(
     Column("comfyui_prompt_id", String(255)),
     Index(
         "gj_prompt_fts_idx",
-        text("to_tsvector('english'::regconfig, (COALESCE(prompt, (''::text)::character varying))::text)"),
+        text(
+            "to_tsvector('english'::regconfig, "
+            "(COALESCE(prompt, (''::text)::character varying))::text)"
+        ),
         postgresql_using="gin",
     ),
     Index(
@@ -209,8 +216,10 @@ generation_jobs = Table(
         "idx_generation_jobs_status_created_priority",
         "status",
         "created_at",
-        postgresql_where=text("(status)::text = ANY ((ARRAY['pending'::character varying, "
-                              "'running'::character varying])::text[])"),
+        postgresql_where=text(
+            "(status)::text = ANY ((ARRAY['pending'::character varying, "
+            "'running'::character varying])::text[])"
+        ),
     ),
     Index("idx_generation_jobs_type_created", "job_type", text("created_at DESC")),
     Index("idx_generation_jobs_user_created", "user_id", text("created_at DESC")),
@@ -228,8 +237,9 @@ content_tags = Table(
     metadata,
     Column("content_id", Integer, primary_key=True),
     Column("content_source", String(10), primary_key=True),
-    Column("tag_id", Uuid(as_uuid=False), ForeignKey("tags.id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "tag_id", Uuid(as_uuid=False), ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True
+    ),
     Index("idx_content_tags_content", "content_id", "content_source"),
     Index("idx_content_tags_tag_content", "tag_id", "content_id"),
     Index("idx_content_tags_tag_src_content", "tag_id", "content_source", "content_id"),

@@ -1,4 +1,4 @@
-"""The genonaut dataset's options: config.json section ``seed_data`` (alias ``seed_data_generator``).
+"""The genonaut options: config.json section ``seed_data`` (alias ``seed_data_generator``).
 
 Defaults are the spec's (seed 002, 000 where 002 is silent) and the app's last config
 (``target_rows_users`` 500). Every key is also a CLI flag of ``seedgen generate genonaut``.
@@ -23,24 +23,44 @@ class GenonautSettings(GenerateSettings):
     batch_size_content_items: int = Field(2000, ge=1, description="rows per COPY batch")
     batch_size_content_items_auto: int = Field(2000, ge=1, description="rows per COPY batch")
     target_rows_content_items: int = Field(20_000, ge=0, description="rows of content_items")
-    target_rows_content_items_auto: int = Field(100_000, ge=0, description="rows of content_items_auto")
+    target_rows_content_items_auto: int = Field(
+        100_000, ge=0, description="rows of content_items_auto"
+    )
     target_rows_users: int = Field(500, ge=2, description="users, admin included")
-    admin_rows_per_content_table: int = Field(50, ge=0, description="exact admin-owned rows per content table")
-    prompt_types: list[str] = Field(default_factory=list, description="restrict prompt domains (comma list; empty = all 30)")
+    admin_rows_per_content_table: int = Field(
+        50, ge=0, description="exact admin-owned rows per content table"
+    )
+    prompt_types: list[str] = Field(
+        default_factory=list, description="restrict prompt domains (comma list; empty = all 30)"
+    )
     domain_phrases_min: int = Field(4, ge=1, description="domain phrases per prompt, lower bound")
     domain_phrases_max: int = Field(30, ge=1, description="domain phrases per prompt, upper bound")
     general_phrases_min: int = Field(0, ge=0, description="general phrases per prompt, lower bound")
-    general_phrases_max: int = Field(10, ge=0, description="general phrases per prompt, upper bound")
-    prompt_templates: list[str] = Field(default_factory=lambda: list(DEFAULT_TEMPLATES), description="Jinja2 templates over {{ domain }} and {{ general }}")
+    general_phrases_max: int = Field(
+        10, ge=0, description="general phrases per prompt, upper bound"
+    )
+    prompt_templates: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TEMPLATES),
+        description="Jinja2 templates over {{ domain }} and {{ general }}",
+    )
     tags_per_item_min: int = Field(0, ge=0, description="item_metadata.tags per item, lower bound")
-    tags_per_item_max: int = Field(200, ge=0, description="upper bound (capped at the 101 distinct pool names)")
+    tags_per_item_max: int = Field(
+        200, ge=0, description="upper bound (capped at the 101 distinct pool names)"
+    )
     favorite_tags_min: int = Field(0, ge=0, description="users' favorite tags, lower bound")
     favorite_tags_max: int = Field(10, ge=0, description="users' favorite tags, upper bound")
-    status_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_STATUS_WEIGHTS), description="job status shares over all jobs")
+    status_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_STATUS_WEIGHTS),
+        description="job status shares over all jobs",
+    )
     is_active_share: float = Field(0.99, ge=0, le=1, description="share of active users")
     is_private_share: float = Field(0.10, ge=0, le=1, description="share of private items")
-    window_start: datetime = Field(datetime(2025, 5, 1, 0, 0, 0), description="date window start, local time")
-    window_end: datetime = Field(datetime(2025, 9, 21, 23, 59, 59), description="date window end, local time")
+    window_start: datetime = Field(
+        datetime(2025, 5, 1, 0, 0, 0), description="date window start, local time"
+    )
+    window_end: datetime = Field(
+        datetime(2025, 9, 21, 23, 59, 59), description="date window end, local time"
+    )
     timezone: str = Field("America/New_York", description="zone of the window; stored as naive UTC")
 
     @field_validator("prompt_types")
@@ -81,11 +101,15 @@ class GenonautSettings(GenerateSettings):
                 raise ValueError(f"{low} must not exceed {high}")
         smallest = min(len(VOCABULARY.domains[d]) for d in self.domains())
         if self.domain_phrases_min > smallest:
-            raise ValueError(f"domain_phrases_min {self.domain_phrases_min} exceeds the smallest "
-                             f"chosen domain list ({smallest} phrases)")
+            raise ValueError(
+                f"domain_phrases_min {self.domain_phrases_min} exceeds the smallest "
+                f"chosen domain list ({smallest} phrases)"
+            )
         if self.general_phrases_min > 20:
-            raise ValueError("general_phrases_min must be <= 20 (phrases shared with a domain "
-                             "list are excluded from its prompts)")
+            raise ValueError(
+                "general_phrases_min must be <= 20 (phrases shared with a domain "
+                "list are excluded from its prompts)"
+            )
         distinct_tags = len(VOCABULARY.tag_names)
         for key in ("tags_per_item_min", "favorite_tags_min"):
             if getattr(self, key) > distinct_tags:

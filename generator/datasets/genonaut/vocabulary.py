@@ -59,7 +59,5 @@ def canonical_domain(name: str) -> str:
     """Accept 'fantasy art', 'fantasy-art', 'Fantasy_Art'; raise naming the valid choices."""
     found = _BY_NORM.get(_norm(name))
     if found is None:
-        raise ValueError(
-            f"unknown prompt type {name!r}; valid: {', '.join(VOCABULARY.domains)}"
-        )
+        raise ValueError(f"unknown prompt type {name!r}; valid: {', '.join(VOCABULARY.domains)}")
     return found

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""seedgen's own benchmark: generation, load, and the load's physical limit, in one run.
+
+Everything is measured in the same process run, so the ratios are meaningful even on a noisy
+shared machine (absolute seconds are not). Each timed figure is the median of --runs runs.
+
+1. Generation: ``generator.engine.generate`` of the default genonaut set (Parquet) through the
+   library API, with ``target_rows_content_items`` (20,000) and ``target_rows_content_items_auto``
+   (100,000) multiplied by --scale. Reported as wall seconds and rows/s.
+   Peak RSS: ``seedgen generate`` as a subprocess, once at --scale and once at 10x --scale with
+   the same --shard-rows. Each runs under a small helper process that reads
+   ``getrusage(RUSAGE_CHILDREN).ru_maxrss``: the peak of the largest single process (the CLI
+   or one generator worker), not a sum. Memory is bounded by shard size, so the 10x/1x RSS
+   ratio should stay near 1, far below the 10x row ratio.
+2. seedgen load: ``loader.load.load_set`` of that set into a fresh database built from
+   tests/fixtures/genonaut_schema.sql; the whole call is timed (sha256 verify, capture, drop,
+   COPY, rebuild, analyze, count check, sequences, commit). seedgen's own step timings are
+   shown; "other" is the whole call minus those steps.
+3. Physical limit: the same set (same seed, so the same rows) generated as CSV, a fresh database,
+   the same objects seedgen drops dropped beforehand (untimed), then ONE timed ``psql -f`` running
+   ``SET maintenance_work_mem``, a ``\\copy ... (FORMAT csv, HEADER true)`` per shard in manifest
+   order, every rebuild statement and ANALYZE of each table. It does no verification, no Parquet
+   decoding and no single transaction, so it is a floor: ratio = seedgen load / limit; 1.0x
+   would mean seedgen adds nothing on top of PostgreSQL's own work.
+
+The bench databases (seedgen_bench_*_test) and temporary sets are removed at the end, also on
+error.  Usage: python bench/bench.py [--runs 3] [--scale 1.0] [--shard-rows 100000] [--dsn DSN]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from generator.engine import Request, generate
+from loader import catalog
+from loader.load import load_set
+from seedgen import devdb
+from seedgen.manifest import Manifest, read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "tests" / "fixtures" / "genonaut_schema.sql"
+SEEDGEN = Path(sys.executable).parent / "seedgen"
+LOAD_DB, LIMIT_DB = "seedgen_bench_load_test", "seedgen_bench_limit_test"
+BASE_ROWS = {"target_rows_content_items": 20_000, "target_rows_content_items_auto": 100_000}
+PSQL_ENV = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
+# Runs argv[1:] and prints the peak RSS (KiB) of its largest process, children included.
+RSS_HELPER = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def settings(scale: float, shard_rows: int, fmt: str) -> dict[str, object]:
+    return {
+        **{k: round(v * scale) for k, v in BASE_ROWS.items()},
+        "shard_rows": shard_rows,
+        "format": fmt,
+    }
+
+
+def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=PSQL_ENV, **kw)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def fresh_db(admin: str, name: str) -> str:
+    """Drop and create ``name``, build the target schema in it; return its conninfo."""
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = devdb.with_dbname(admin, name)
+    run(["psql", "-d", dsn, "-v", "ON_ERROR_STOP=1", "-q", "-f", str(SCHEMA)])
+    return dsn
+
+
+def gen_library(out: Path, opts: dict[str, object]) -> tuple[float, int]:
+    t0 = time.monotonic()
+    manifest = generate(
+        Request("genonaut", None, opts, Path("env/.env")), out, force=True, echo=lambda s: None
+    )
+    assert manifest is not None
+    return time.monotonic() - t0, manifest.total_rows
+
+
+def gen_rss(out: Path, opts: dict[str, object]) -> tuple[int, float, int]:
+    """``seedgen generate`` in a subprocess: (peak RSS KiB, wall s, rows)."""
+    flags = [a for k, v in opts.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    cmd = [
+        sys.executable,
+        "-c",
+        RSS_HELPER,
+        str(SEEDGEN),
+        "generate",
+        "genonaut",
+        "--out",
+        str(out),
+        "--force",
+        *flags,
+    ]
+    t0 = time.monotonic()
+    proc = run(cmd)
+    wall = time.monotonic() - t0
+    return int(proc.stdout.split()[-1]), wall, read_manifest(out).total_rows
+
+
+def seedgen_load(admin: str, set_dir: Path) -> tuple[float, dict[str, float]]:
+    url = devdb.as_url(fresh_db(admin, LOAD_DB))
+    t0 = time.monotonic()
+    report = load_set(set_dir, url, echo=lambda s: None)
+    return time.monotonic() - t0, dict(report.timings)
+
+
+def limit_load(admin: str, csv_dir: Path, manifest: Manifest, work: Path) -> float:
+    dsn = fresh_db(admin, LIMIT_DB)
+    tables = [t.qualified for t in manifest.tables]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.cursor()
+        snap = catalog.capture(cur, tables)
+        for stmt in catalog.drop_statements(snap):  # setup, untimed
+            cur.execute(stmt)
+        lines = ["SET maintenance_work_mem = '512MB';"]
+        for t in manifest.tables:
+            target = (
+                sql.SQL("{} ({})")
+                .format(
+                    sql.Identifier(*t.qualified),
+                    sql.SQL(", ").join(sql.Identifier(c.name) for c in t.columns),
+                )
+                .as_string(cur)
+            )
+            for shard in t.shards:
+                path = str((csv_dir / shard.file).resolve()).replace("'", "''")
+                lines.append(f"\\copy {target} FROM '{path}' WITH (FORMAT csv, HEADER true)")
+        lines += [stmt.as_string(cur) + ";" for stmt in catalog.rebuild_statements(snap)]
+        lines += [sql.SQL("ANALYZE {};").format(sql.Identifier(*q)).as_string(cur) for q in tables]
+    script = work / "limit.sql"
+    script.write_text("\n".join(lines) + "\n")
+    t0 = time.monotonic()
+    run(["psql", "-d", dsn, "-v", "ON_ERROR_STOP=1", "-q", "-X", "-f", str(script)])
+    return time.monotonic() - t0
+
+
+def drop_dbs(admin: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in (LOAD_DB, LIMIT_DB):
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def fmt_runs(values: list[float], unit: str = "s") -> str:
+    return ", ".join(f"{v:.2f}{unit}" for v in values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="runs per timed figure (median)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiplies the content row targets")
+    ap.add_argument("--shard-rows", type=int, default=100_000, help="rows per shard file")
+    ap.add_argument("--dsn", default=None, help="superuser DSN on database postgres")
+    args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+    os.chdir(ROOT)  # config.json and env/.env are resolved relative to the project
+    admin = args.dsn or devdb.server_dsn()
+    work = Path(tempfile.mkdtemp(prefix="seedgen-bench-"))
+    pq_dir, csv_dir, big_dir = work / "parquet", work / "csv", work / "parquet-10x"
+    gen_t, load_t, limit_t, steps = [], [], [], {}
+    try:
+        print(
+            f"peak RSS: generating at scale {args.scale} and {10 * args.scale} ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        rss1, wall1, rows1 = gen_rss(pq_dir, settings(args.scale, args.shard_rows, "parquet"))
+        rss10, wall10, rows10 = gen_rss(
+            big_dir, settings(10 * args.scale, args.shard_rows, "parquet")
+        )
+        shutil.rmtree(big_dir)
+        generate(
+            Request(
+                "genonaut", None, settings(args.scale, args.shard_rows, "csv"), Path("env/.env")
+            ),
+            csv_dir,
+            force=True,
+            echo=lambda s: None,
+        )
+        csv_manifest, pq_rows = read_manifest(csv_dir), read_manifest(pq_dir).tables
+        if [(t.name, t.rows) for t in csv_manifest.tables] != [(t.name, t.rows) for t in pq_rows]:
+            raise RuntimeError("CSV and Parquet sets differ in tables or row counts")
+        for i in range(args.runs):
+            print(
+                f"run {i + 1}/{args.runs}: generate, seedgen load, psql limit ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            elapsed, rows = gen_library(pq_dir, settings(args.scale, args.shard_rows, "parquet"))
+            gen_t.append(elapsed)
+            elapsed, timings = seedgen_load(admin, pq_dir)
+            load_t.append(elapsed)
+            timings["other"] = elapsed - sum(timings.values())
+            for k, v in timings.items():
+                steps.setdefault(k, []).append(v)
+            limit_t.append(limit_load(admin, csv_dir, csv_manifest, work))
+    finally:
+        drop_dbs(admin)
+        shutil.rmtree(work, ignore_errors=True)
+
+    step_text = ", ".join(f"{k} {med(v):.2f}s" for k, v in steps.items())
+    ratio = [s / lim for s, lim in zip(load_t, limit_t, strict=True)]
+    print(
+        f"\n## seedgen bench: genonaut, scale {args.scale} ({rows:,} rows), "
+        f"shard_rows {args.shard_rows}, {os.cpu_count()} CPUs, {args.runs} run(s)\n"
+    )
+    print("| measure | median | runs |")
+    print("|---|---:|---|")
+    print(f"| generation, library API, Parquet | {med(gen_t):.2f} s | {fmt_runs(gen_t)} |")
+    print(
+        f"| generation throughput | {rows / med(gen_t):,.0f} rows/s | "
+        f"{', '.join(f'{rows / t:,.0f}' for t in gen_t)} |"
+    )
+    print(f"| seedgen load (whole `load_set` call) | {med(load_t):.2f} s | {fmt_runs(load_t)} |")
+    print(f"| - seedgen steps (medians) | {step_text} | |")
+    print(
+        f"| limit: one `psql -f` (\\copy CSV + rebuild + ANALYZE) | {med(limit_t):.2f} s | "
+        f"{fmt_runs(limit_t)} |"
+    )
+    print(f"| ratio seedgen load / limit | {med(ratio):.2f}x | {fmt_runs(ratio, 'x')} |")
+    print(
+        f"| peak RSS, `seedgen generate` scale {args.scale} | {rss1 / 1024:,.0f} MiB | "
+        f"{rows1:,} rows in {wall1:.1f} s |"
+    )
+    print(
+        f"| peak RSS, `seedgen generate` scale {10 * args.scale} | {rss10 / 1024:,.0f} MiB | "
+        f"{rows10:,} rows in {wall10:.1f} s |"
+    )
+    print(f"| peak RSS ratio 10x / 1x | {rss10 / rss1:.2f}x | rows ratio {rows10 / rows1:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The command line: config keys as flags, one-line errors that write nothing, docs that match."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from generator.datasets.genonaut.settings import GenonautSettings
+from generator.engine import Request, load_dataset
+from seedgen.errors import ConfigError, EnvError
+from seedgen.settings import describe_keys, parse_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def seedgen(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "seedgen", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_flags_with_dashes_or_underscores_override_config(tmp_path: Path) -> None:
+    for flag in ("--batch_size_content_items", "--batch-size-content-items"):
+        overrides = parse_overrides(GenonautSettings, [flag, "5000", "--prompt-types=memes,logos"])
+        ds = load_dataset(Request("genonaut", None, overrides, tmp_path / "none"))
+        assert ds.settings.batch_size_content_items == 5000
+        assert ds.settings.prompt_types == ["Memes", "Logos"]
+
+
+def test_config_section_alias_and_conflict(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"seed_data_generator": {"target_rows_users": 77}}))
+    ds = load_dataset(Request("genonaut", cfg, {}, tmp_path / "none"))
+    assert ds.settings.target_rows_users == 77
+    cfg.write_text(json.dumps({"seed_data": {}, "seed_data_generator": {}}))
+    with pytest.raises(ConfigError, match="keep one"):
+        load_dataset(Request("genonaut", cfg, {}, tmp_path / "none"))
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"batch_size_contnt_items": 5}, "unknown config key 'batch_size_contnt_items'"),
+        ({"target_rows_users": "many"}, "config key 'target_rows_users'.*valid integer"),
+        ({"format": "xml"}, "'parquet' or 'csv'"),
+        ({"tags_per_item_min": 9, "tags_per_item_max": 3}, "must not exceed"),
+    ],
+)
+def test_bad_config_gets_one_line_and_writes_nothing(
+    tmp_path: Path, section: dict, message: str
+) -> None:
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"seed_data": section}))
+    out = tmp_path / "set"
+    result = seedgen("generate", "genonaut", "--config", str(cfg), "--out", str(out))
+    assert result.returncode == 2
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: ") and re.search(message, first), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and not Path(f"{out}.partial").exists()
+
+
+def test_unknown_flag_names_the_valid_keys(tmp_path: Path) -> None:
+    result = seedgen("generate", "genonaut", "--out", str(tmp_path / "s"), "--batch-size-x", "1")
+    assert result.returncode == 2
+    assert "valid keys:" in result.stderr and "batch_size_content_items" in result.stderr
+
+
+@pytest.mark.parametrize("value", [None, "not-a-uuid"])
+def test_admin_uuid_missing_or_invalid(
+    tmp_path: Path, value: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    monkeypatch.delenv("DB_USER_ADMIN_UUID")
+    if value:
+        env_file.write_text(f"DB_USER_ADMIN_UUID={value}\n")
+    with pytest.raises(EnvError) as info:
+        load_dataset(Request("genonaut", None, {}, env_file))
+    assert isinstance(info.value, RuntimeError)
+    suggested = re.search(r"DB_USER_ADMIN_UUID=([0-9a-f-]{36})", info.value.hint or "")
+    assert suggested and uuid.UUID(suggested.group(1)).version == 4
+    out = tmp_path / "set"
+    result = seedgen(
+        "generate",
+        "genonaut",
+        "--env-file",
+        str(env_file),
+        "--out",
+        str(out),
+        env={"DB_USER_ADMIN_UUID": ""} if value is None else None,
+    )
+    assert result.returncode == 2 and "must be present" in result.stderr
+    assert "copy this line into" in result.stderr and not out.exists()
+
+
+def test_process_environment_wins_over_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DB_USER_ADMIN_UUID=00000000-0000-4000-8000-000000000001\n")
+    monkeypatch.setenv("DB_USER_ADMIN_UUID", "00000000-0000-4000-8000-000000000002")
+    ds = load_dataset(Request("genonaut", None, {}, env_file))
+    assert ds.context["admin_uuid"].endswith("0002")
+    monkeypatch.delenv("DB_USER_ADMIN_UUID")
+    ds = load_dataset(Request("genonaut", None, {}, env_file))
+    assert ds.context["admin_uuid"].endswith("0001")
+
+
+def test_generate_dry_run_prints_plan_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    result = seedgen(
+        "generate",
+        "genonaut",
+        "--out",
+        str(out),
+        "--dry-run",
+        "--target-rows-content-items",
+        "1000",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr
+    order = [
+        re.search(rf"^\s+{t}\s", lines, re.M) for t in ("users", "content_items", "generation_jobs")
+    ]
+    assert all(order) and order[0].start() < order[1].start() < order[2].start()
+    assert "1,000 rows" in lines and "dry run: nothing written" in lines
+    assert not out.exists()
+
+
+def test_load_refuses_unsafe_name_with_exit_code(tmp_path: Path, small_set: Path) -> None:
+    result = seedgen("load", str(small_set), "--database-url", "postgresql://u:pw@localhost/prod")
+    assert result.returncode == 4
+    assert result.stderr.startswith("error: refusing database 'prod'")
+    assert "pw" not in result.stderr.replace("--allow-any-name", "")
+
+
+def test_readme_documents_the_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+    help_text = seedgen("--help").stdout
+    commands = re.findall(r"^\s{2}(\w+)\s", help_text.split("Commands")[1], re.M)
+    assert set(commands) >= {"generate", "load", "demo"}
+    for command in commands:
+        assert f"seedgen {command}" in readme, f"README lacks `seedgen {command}`"
+        sub_help = seedgen(command, "--help").stdout
+        assert "Example" in sub_help, f"{command} --help has no example"
+    for flag, _default, _text in describe_keys(GenonautSettings):
+        assert flag in readme, f"README lacks config flag {flag}"

@@ -1,0 +1,232 @@
+"""Bad input: one clear error, nothing written. A failed load leaves the database as it was."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from loader.load import LoadOptions, load_set
+from seedgen.errors import (
+    LoadError,
+    ManifestError,
+    SafetyError,
+    SchemaMismatchError,
+)
+from seedgen.manifest import MANIFEST_NAME, read_manifest
+from tests.conftest import fetch, scalar
+
+CATALOG = """
+SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+  WHERE connamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'trigger ' || tgname || ' ' || tgenabled::text FROM pg_trigger
+  WHERE NOT tgisinternal
+ORDER BY 1
+"""
+COUNTS = (
+    "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM tags) + "
+    "(SELECT count(*) FROM content_items_all) + (SELECT count(*) FROM generation_jobs) + "
+    "(SELECT count(*) FROM content_tags)"
+)
+
+
+def state(url: str) -> tuple[list[tuple], int]:
+    return fetch(url, CATALOG), int(scalar(url, COUNTS))
+
+
+def quiet(*_a: object) -> None:
+    return None
+
+
+def _add_user_trigger(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION public.noop() RETURNS trigger LANGUAGE plpgsql "
+            "AS 'BEGIN RETURN NEW; END'"
+        )
+        conn.execute(
+            "CREATE TRIGGER content_tags_insert_sync AFTER INSERT ON public.content_tags "
+            "FOR EACH ROW EXECUTE FUNCTION public.noop()"
+        )
+        conn.execute(
+            "CREATE TRIGGER users_off BEFORE INSERT ON public.users "
+            "FOR EACH ROW EXECUTE FUNCTION public.noop()"
+        )
+        conn.execute("ALTER TABLE public.users DISABLE TRIGGER users_off")
+
+
+def test_small_load_round_trip(small_set: Path, make_db) -> None:
+    url = make_db()
+    _add_user_trigger(url)
+    before, _ = state(url)
+    report = load_set(small_set, url, echo=quiet)
+    after, rows = state(url)
+    assert after == before  # indexes, constraints, triggers (and their enabled state) restored
+    assert rows == read_manifest(small_set).total_rows
+    assert report.snapshot is not None and len(report.snapshot.triggers) == 1  # the enabled one
+
+
+@pytest.mark.parametrize("name", ["genonaut", "prod", "genonaut_demo_copy", "x_testing"])
+def test_database_name_guard_refuses_before_connecting(small_set: Path, name: str) -> None:
+    # Port 1 has no server: reaching the guard first proves no connection was attempted.
+    with pytest.raises(SafetyError, match="_demo or _test"):
+        load_set(small_set, f"postgresql://u:secret@127.0.0.1:1/{name}", echo=quiet)
+
+
+def test_bad_url_never_shows_the_password(small_set: Path) -> None:
+    with pytest.raises(SafetyError) as info:
+        load_set(small_set, "mysql://u:hunter2@host/x_test", echo=quiet)
+    assert "hunter2" not in str(info.value) and "***" in str(info.value)
+
+
+def _copy_set(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_corrupted_shard(small_set: Path, tmp_path: Path, make_db) -> None:
+    broken = _copy_set(small_set, tmp_path / "corrupt")
+    shard = broken / read_manifest(broken).table("content_items").shards[0].file
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    url = make_db()
+    before = state(url)
+    with pytest.raises(ManifestError, match=r"content_items, shard 00000.*sha256 mismatch"):
+        load_set(broken, url, echo=quiet)
+    assert state(url) == before
+
+
+def test_truncated_and_missing_shards(small_set: Path, tmp_path: Path) -> None:
+    broken = _copy_set(small_set, tmp_path / "trunc")
+    spec = read_manifest(broken).table("users").shards[0]
+    path = broken / spec.file
+    path.write_bytes(path.read_bytes()[: spec.bytes // 2])
+    with pytest.raises(ManifestError, match="truncated"):
+        load_set(broken, "postgresql://127.0.0.1:1/x_test", echo=quiet)
+    path.unlink()
+    with pytest.raises(ManifestError, match="file missing"):
+        load_set(broken, "postgresql://127.0.0.1:1/x_test", echo=quiet)
+
+
+def test_manifest_from_a_newer_version(small_set: Path, tmp_path: Path) -> None:
+    newer = _copy_set(small_set, tmp_path / "newer")
+    raw = json.loads((newer / MANIFEST_NAME).read_text())
+    raw["manifest_version"] = 99
+    raw["some_future_field"] = True
+    (newer / MANIFEST_NAME).write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match=r"manifest_version 99 is newer .* \(1\)"):
+        load_set(newer, "postgresql://127.0.0.1:1/x_test", echo=quiet)
+
+
+def test_incomplete_set_is_not_a_set(tmp_path: Path) -> None:
+    (tmp_path / "half.partial").mkdir()
+    with pytest.raises(ManifestError, match="not a complete shard set"):
+        load_set(tmp_path / "half", "postgresql://127.0.0.1:1/x_test", echo=quiet)
+
+
+def test_shard_columns_differ_from_table(small_set: Path, make_db) -> None:
+    url = make_db()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.tags ALTER COLUMN name TYPE varchar(100)")
+    before = state(url)
+    with pytest.raises(
+        SchemaMismatchError,
+        match="tags, column name: database type "
+        r"character varying\(100\)",
+    ):
+        load_set(small_set, url, echo=quiet)
+    assert state(url) == before
+
+
+def test_missing_table_suggests_create_schema(small_set: Path, make_db) -> None:
+    url = make_db(with_schema=False)
+    with pytest.raises(SchemaMismatchError, match="--create-schema"):
+        load_set(small_set, url, echo=quiet)
+
+
+def test_non_empty_tables_are_refused(small_set: Path, make_db) -> None:
+    url = make_db()
+    load_set(small_set, url, echo=quiet)
+    before = state(url)
+    with pytest.raises(SchemaMismatchError, match="already hold rows"):
+        load_set(small_set, url, echo=quiet)
+    assert state(url) == before
+
+
+def test_copy_failing_midway_rolls_everything_back(small_set: Path, make_db) -> None:
+    url = make_db()
+    _add_user_trigger(url)
+    with psycopg.connect(url, autocommit=True) as conn:  # generation_jobs is copied late
+        conn.execute("ALTER TABLE public.generation_jobs ADD CONSTRAINT boom CHECK (id < 700)")
+    before = state(url)
+    lines: list[str] = []
+    with pytest.raises(LoadError, match="rolled back"):
+        load_set(small_set, url, echo=lines.append)
+    assert state(url) == before
+    summary = "\n".join(lines)
+    assert "load FAILED after" in summary and "users" in summary
+    assert any("content_items_auto" in line and "900" in line for line in lines)
+
+
+def test_rebuild_failing_rolls_everything_back(small_set: Path, make_db) -> None:
+    url = make_db()
+    with psycopg.connect(url, autocommit=True) as conn:  # cannot be rebuilt over loaded rows
+        conn.execute("CREATE UNIQUE INDEX users_one_per_activity ON public.users (is_active)")
+    before = state(url)
+    with pytest.raises(LoadError, match="users_one_per_activity"):
+        load_set(small_set, url, echo=quiet)
+    assert state(url) == before
+
+
+def test_dry_run_writes_nothing(small_set: Path, make_db) -> None:
+    url = make_db()
+    before = state(url)
+    lines: list[str] = []
+    load_set(small_set, url, LoadOptions(dry_run=True), echo=lines.append)
+    assert state(url) == before
+    assert any(line.startswith("  would run: DROP INDEX") for line in lines)
+    assert any("CREATE INDEX idx_generation_jobs_prompt_gist" in line for line in lines)
+
+
+MODEL_TABLES = (
+    "users",
+    "tags",
+    "content_items",
+    "content_items_auto",
+    "content_items_all",
+    "generation_jobs",
+    "content_tags",
+)
+SHAPE = """
+SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i
+  WHERE i.indrelid::regclass::text = ANY(%(t)s)
+UNION ALL SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+  WHERE conrelid::regclass::text = ANY(%(t)s)
+UNION ALL SELECT concat_ws(' ', 'column', table_name, column_name, data_type,
+  character_maximum_length, is_nullable, column_default, is_identity)
+  FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ANY(%(t)s)
+ORDER BY 1
+"""
+
+
+def test_create_schema_builds_what_the_migrations_build(small_set: Path, make_db) -> None:
+    url = make_db(with_schema=False)
+    load_set(small_set, url, LoadOptions(create_schema=True), echo=quiet)
+    real = make_db(with_schema=True)
+    shape = fetch(url, SHAPE, {"t": list(MODEL_TABLES)})
+    assert len(shape) == 150
+    assert shape == fetch(real, SHAPE, {"t": list(MODEL_TABLES)})
+    assert scalar(url, "SELECT count(*) FROM content_items_all") == 1300
+    assert (
+        scalar(url, "SELECT pg_get_partkeydef('content_items_all'::regclass)")
+        == "LIST (source_type)"
+    )
+    assert scalar(url, "SELECT nextval('content_items_id_seq')") == 1301
