@@ -16,6 +16,7 @@ import psycopg
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from seedgen.manifest import TableSpec
 
@@ -51,7 +52,10 @@ def copy_shard(
     on_batch: Callable[[int], None],
 ) -> None:
     """COPY one shard; ``on_batch(rows)`` after each batch (CSV: once, at the end)."""
-    with cur.copy(copy_statement(table, header=fmt == "csv")) as copy:
+    # The queued writer sends from a background thread, so pyarrow (which releases the GIL)
+    # converts the next row group while the previous one is on the wire.
+    writer = QueuedLibpqWriter(cur)
+    with cur.copy(copy_statement(table, header=fmt == "csv"), writer=writer) as copy:
         if fmt == "parquet":
             for batch_rows, data in parquet_batches(path):
                 copy.write(data)

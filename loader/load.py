@@ -33,6 +33,7 @@ class LoadOptions:
     create_database: bool = False
     dry_run: bool = False
     allow_any_name: bool = False
+    allow_remote: bool = False
     maintenance_work_mem: str = "512MB"
 
 
@@ -48,7 +49,9 @@ class LoadReport:
 def load_set(
     set_dir: Path, url: str, options: LoadOptions = LoadOptions(), echo: Echo = print
 ) -> LoadReport:
-    target = parse_target(url, allow_any_name=options.allow_any_name)
+    target = parse_target(
+        url, allow_any_name=options.allow_any_name, allow_remote=options.allow_remote
+    )
     manifest = verify_set(set_dir)
     echo(
         f"verified {set_dir}: {len(manifest.tables)} tables, {manifest.total_rows:,} rows, "
@@ -113,6 +116,7 @@ def _run(
     echo: Echo,
 ) -> None:
     cur = conn.cursor()
+    _lock(cur)
     cur.execute(
         sql.SQL("SET LOCAL maintenance_work_mem = {}").format(
             sql.Literal(options.maintenance_work_mem)
@@ -149,6 +153,19 @@ def _run(
     _check_counts(cur, manifest)
     report.sequences = catalog.reset_sequences(cur, snap)
     conn.commit()
+
+
+LOCK_KEY = "seedgen.load"
+
+
+def _lock(cur: psycopg.Cursor) -> None:
+    """One load per database at a time: a transaction-scoped advisory lock."""
+    row = cur.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,)).fetchone()
+    if not row or not row[0]:
+        raise LoadError(
+            "another seedgen load is running on this database (advisory lock held)",
+            hint="wait for it to finish, then run this command again",
+        )
 
 
 def _timed(report: LoadReport, step: str, fn: Callable[[], object]) -> None:

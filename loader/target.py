@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 from dataclasses import dataclass
 
@@ -10,6 +12,7 @@ import psycopg.conninfo
 from seedgen.errors import SafetyError
 
 SAFE_SUFFIXES = ("_demo", "_test")
+PRODUCTION_MARKERS = ("APP_ENV", "SEEDGEN_ENV")
 _SCHEMES = re.compile(r"^(postgres|postgresql)(\+[a-z0-9_]+)?://", re.IGNORECASE)
 
 
@@ -29,8 +32,33 @@ def redact(url: str) -> str:
     return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", url, flags=re.IGNORECASE)
 
 
-def parse_target(url: str, *, allow_any_name: bool = False) -> Target:
-    """Validate ``url`` and apply the ``_demo``/``_test`` name guard; no connection is made."""
+def is_local(host: str) -> bool:
+    """Unix sockets, localhost and loopback addresses count as local."""
+    for part in filter(None, host.split(",")):
+        if part.startswith("/") or part == "localhost":
+            continue
+        try:
+            if not ipaddress.ip_address(part.strip("[]")).is_loopback:
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def refuse_production() -> None:
+    """A production marker in the environment is a hard block, with no override."""
+    for name in PRODUCTION_MARKERS:
+        if os.environ.get(name, "").strip().lower() in ("production", "prod"):
+            raise SafetyError(
+                f"{name}={os.environ[name]} marks this environment as production; seedgen "
+                f"never writes there",
+                hint=f"unset {name} if this really is a development machine",
+            )
+
+
+def parse_target(url: str, *, allow_any_name: bool = False, allow_remote: bool = False) -> Target:
+    """Validate ``url`` and apply the safety guards; no connection is made."""
+    refuse_production()
     display = redact(url)
     if not _SCHEMES.match(url.strip()):
         raise SafetyError(
@@ -53,5 +81,11 @@ def parse_target(url: str, *, allow_any_name: bool = False) -> Target:
             f"refusing database {dbname!r}: seedgen writes only to databases whose name ends "
             f"in _demo or _test",
             hint="point --database-url at a demo/test database, or pass --allow-any-name",
+        )
+    host = str(params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST", ""))
+    if not allow_remote and not is_local(host):
+        raise SafetyError(
+            f"refusing host {host!r}: seedgen writes only to local servers by default",
+            hint="pass --allow-remote if this remote database is really a demo/test one",
         )
     return Target(conninfo=cleaned, dbname=dbname, display=display)

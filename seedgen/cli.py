@@ -95,6 +95,9 @@ def load(
     allow_any_name: bool = typer.Option(
         False, "--allow-any-name", help="allow a database name not ending in _demo/_test"
     ),
+    allow_remote: bool = typer.Option(
+        False, "--allow-remote", help="allow a server that is not on this machine"
+    ),
     maintenance_work_mem: str = typer.Option("512MB", help="for index rebuilds"),
 ) -> None:
     """Verify SET and bulk-load it: drop indexes/FKs, COPY, rebuild, reset sequences, ANALYZE.
@@ -108,6 +111,7 @@ def load(
         create_database=create_database,
         dry_run=dry_run,
         allow_any_name=allow_any_name,
+        allow_remote=allow_remote,
         maintenance_work_mem=maintenance_work_mem,
     )
     try:

@@ -80,6 +80,32 @@ def test_database_name_guard_refuses_before_connecting(small_set: Path, name: st
         load_set(small_set, f"postgresql://u:secret@127.0.0.1:1/{name}", echo=quiet)
 
 
+@pytest.mark.parametrize("host", ["db.example.com", "10.1.2.3", "[2001:db8::1]"])
+def test_remote_hosts_need_allow_remote(small_set: Path, host: str) -> None:
+    with pytest.raises(SafetyError, match="--allow-remote"):
+        load_set(small_set, f"postgresql://u@{host}:1/x_test", echo=quiet)
+
+
+@pytest.mark.parametrize("marker", ["APP_ENV", "SEEDGEN_ENV"])
+def test_production_marker_is_a_hard_block(
+    small_set: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(marker, "production")
+    options = LoadOptions(allow_any_name=True, allow_remote=True)
+    with pytest.raises(SafetyError, match="production"):
+        load_set(small_set, "postgresql://127.0.0.1:1/x_test", options, echo=quiet)
+
+
+def test_a_second_concurrent_load_is_refused(small_set: Path, make_db) -> None:
+    url = make_db()
+    before = state(url)
+    with psycopg.connect(url) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(hashtext('seedgen.load'))")
+        with pytest.raises(LoadError, match="another seedgen load is running"):
+            load_set(small_set, url, echo=quiet)
+    assert state(url) == before
+
+
 def test_bad_url_never_shows_the_password(small_set: Path) -> None:
     with pytest.raises(SafetyError) as info:
         load_set(small_set, "mysql://u:hunter2@host/x_test", echo=quiet)
