@@ -219,3 +219,64 @@ def reset_sequences(cur: psycopg.Cursor, snap: Snapshot) -> list[tuple[str, int]
         cur.execute("SELECT setval(%s::regclass, %s, true)", (ident.as_string(cur), target))
         done.append((".".join(seq), target))
     return done
+
+
+def present(cur: psycopg.Cursor, snap: Snapshot) -> Snapshot:
+    """The part of ``snap`` that exists (indexes, constraints) or is enabled (triggers) now."""
+    out = Snapshot(sequences=snap.sequences)
+    for idx in snap.indexes:
+        if index_exists(cur, idx):
+            out.indexes.append(idx)
+    for con in snap.constraints:
+        if constraint_state(cur, con) is not None:
+            out.constraints.append(con)
+    for trg in snap.triggers:
+        if trigger_enabled(cur, trg) not in (None, "D"):
+            out.triggers.append(trg)
+    return out
+
+
+def index_exists(cur: psycopg.Cursor, idx: Index) -> bool:
+    row = cur.execute(
+        "SELECT to_regclass(%s) IS NOT NULL", (sql.Identifier(idx.schema, idx.name).as_string(cur),)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def constraint_state(cur: psycopg.Cursor, con: Constraint) -> bool | None:
+    """None if absent, else whether it is validated."""
+    row = cur.execute(
+        "SELECT k.convalidated FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = %s AND t.relname = %s AND k.conname = %s",
+        (con.schema, con.table, con.name),
+    ).fetchone()
+    return None if row is None else bool(row[0])
+
+
+def trigger_enabled(cur: psycopg.Cursor, trg: Trigger) -> str | None:
+    row = cur.execute(
+        "SELECT g.tgenabled FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = %s AND t.relname = %s AND g.tgname = %s",
+        (trg.schema, trg.table, trg.name),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def enable_statement(trg: Trigger) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} {} {}").format(
+        sql.Identifier(trg.schema, trg.table),
+        sql.SQL(_ENABLE[trg.enabled]),
+        sql.Identifier(trg.name),
+    )
+
+
+def add_constraint_statement(con: Constraint, *, not_valid: bool = False) -> sql.Composed:
+    suffix = sql.SQL(" NOT VALID") if not_valid and con.kind == "f" else sql.SQL("")
+    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}{}").format(
+        sql.Identifier(con.schema, con.table),
+        sql.Identifier(con.name),
+        sql.SQL(con.definition),
+        suffix,
+    )

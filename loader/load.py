@@ -1,13 +1,23 @@
-"""``seedgen load``: verify, drop what slows COPY, COPY every shard, rebuild, reset, analyze.
+"""``seedgen load``: verify, drop what slows COPY, COPY in parallel, rebuild, reset, analyze.
 
-The whole load runs in ONE transaction. PostgreSQL's DDL is transactional, so if anything fails
-(a COPY, an index rebuild, a count check, Ctrl-C) the rollback restores every dropped index,
-constraint and trigger and removes every copied row: the database is exactly as it was. The only
-non-transactional step, moving sequences forward, runs last, just before COMMIT.
+Crash safety comes from the ledger (``loader.ledger``) in the target database:
+
+1. verify the set and the live tables; capture index/constraint/trigger definitions; record the
+   load and those definitions in the ledger and COMMIT — before anything is dropped;
+2. drop them all in one transaction;
+3. COPY shards on ``--jobs`` connections; each shard's COPY and its ledger row commit together;
+4. restore every object (``loader.restore``), each marked restored in its own transaction;
+5. ANALYZE, check counts, move sequences past the keys, mark the load complete.
+
+On an error the load is undone (rows removed, every object restored, the ledger says
+``rolled_back``): the database is as it was. If the process dies (SIGKILL, power loss) or is
+interrupted (Ctrl-C), the ledger has what ``seedgen load SET --resume`` needs to finish, and what
+``seedgen repair`` needs to put every dropped object back without loading.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,14 +27,17 @@ import psycopg
 import psycopg.conninfo
 from psycopg import sql
 
-from loader import catalog
+from loader import catalog, faults, ledger
 from loader.copy import copy_shard
+from loader.pool import Pool, Task
+from loader.restore import restore, serial
 from loader.target import Target, parse_target
 from loader.verify import non_empty_tables, verify_live, verify_set
 from seedgen.errors import LoadError, SchemaMismatchError, SeedgenError
-from seedgen.manifest import Manifest, TableSpec
+from seedgen.manifest import Manifest, ShardSpec, TableSpec, manifest_checksum
 
 Echo = Callable[[str], None]
+LOCK_KEY = "seedgen.load"
 
 
 @dataclass(frozen=True)
@@ -32,15 +45,20 @@ class LoadOptions:
     create_schema: bool = False
     create_database: bool = False
     dry_run: bool = False
+    resume: bool = False
     allow_any_name: bool = False
     allow_remote: bool = False
+    jobs: int = 0  # 0 = one per core
     maintenance_work_mem: str = "512MB"
+    work_mem: str = "64MB"
 
 
 @dataclass
 class LoadReport:
     rows: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    load_id: int | None = None
+    rolled_back: bool = False
     snapshot: catalog.Snapshot | None = None
     sequences: list[tuple[str, int]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -62,23 +80,296 @@ def load_set(
     if options.create_database and not options.dry_run:
         _create_database(target, echo)
     try:
-        with _connect(target) as conn:
-            _run(conn, set_dir, manifest, options, report, echo)
+        with _connect(target) as ctl:
+            _lock(ctl)
+            _Load(ctl, target, set_dir, manifest, options, report, echo).run()
     except BaseException as exc:
         report.elapsed = time.monotonic() - started
         _summary(report, echo, failed=True)
-        if isinstance(exc, SeedgenError | KeyboardInterrupt):
-            raise
+        if report.rolled_back:
+            what = exc.message if isinstance(exc, SeedgenError) else _pg_message(exc)
+            raise LoadError(
+                f"load failed: {what}; rolled back, the database is as it was before the load",
+                hint="fix the cause and run the same command again",
+            ) from None
         if isinstance(exc, psycopg.Error):
             raise LoadError(
-                f"load failed: {_pg_message(exc)}; rolled back, the database is as it was "
-                f"before the load",
-                hint="fix the cause and run the same command again",
+                f"load failed: {_pg_message(exc)}",
+                hint="see the lines above for the database's state",
             ) from None
         raise
     report.elapsed = time.monotonic() - started
-    _summary(report, echo, failed=False, dry_run=options.dry_run)
+    if not options.dry_run:
+        _summary(report, echo, failed=False)
     return report
+
+
+class _Load:
+    def __init__(
+        self,
+        ctl: psycopg.Connection,
+        target: Target,
+        set_dir: Path,
+        manifest: Manifest,
+        options: LoadOptions,
+        report: LoadReport,
+        echo: Echo,
+    ) -> None:
+        self.ctl, self.target, self.set_dir, self.manifest = ctl, target, set_dir, manifest
+        self.options, self.report, self.echo = options, report, echo
+        self.checksum = manifest_checksum(manifest)
+        self.rows = {t.name: t.rows for t in manifest.tables}
+        self._progress = threading.Lock()
+
+    def run(self) -> None:
+        cur = self.ctl.cursor()
+        if self.options.resume:
+            load_id = self._resumable(cur)
+        else:
+            load_id = self._begin(cur)
+            if load_id is None:
+                return
+        self.report.load_id = load_id
+        try:
+            self._phases(load_id)
+        except KeyboardInterrupt:
+            self.echo(
+                f"interrupted: load {load_id} is resumable. Finish it with `seedgen load "
+                f"{self.set_dir} --database-url URL --resume`, or put every dropped object "
+                f"back with `seedgen repair --database-url URL`"
+            )
+            raise
+        except BaseException as exc:
+            self._undo(load_id, exc)
+            raise
+
+    # -------------------------------------------------------------------- starting points
+
+    def _begin(self, cur: psycopg.Cursor) -> int | None:
+        open_load = ledger.running(cur)
+        if open_load is not None:
+            raise LoadError(
+                f"an interrupted load (id {open_load.id}, set {open_load.set_dir}, started "
+                f"{open_load.started_at:%Y-%m-%d %H:%M}) is unfinished in this database",
+                hint="finish it with `seedgen load SET --resume`, or restore its dropped objects "
+                "with `seedgen repair`",
+            )
+        prior = ledger.latest(cur, self.checksum)
+        if prior is not None:
+            raise SchemaMismatchError(
+                f"this shard set was already loaded into this database at "
+                f"{prior.started_at:%Y-%m-%d %H:%M:%S %Z} (seedgen.loads id {prior.id})",
+                hint="load it into another database, or recreate this one",
+            )
+        with self.ctl.transaction(force_rollback=self.options.dry_run):
+            _ensure_schema(cur, self.manifest, self.options, self.echo)
+            verify_live(cur, self.manifest)
+            busy = non_empty_tables(cur, self.manifest)
+            if busy:
+                raise SchemaMismatchError(
+                    f"target tables already hold rows: {', '.join(busy)}",
+                    hint="load into empty tables (appending is not supported yet)",
+                )
+            snap = catalog.capture(cur, [t.qualified for t in self.manifest.tables])
+            self.report.snapshot = snap
+            self._plan(snap)
+            if self.options.dry_run:
+                for stmt in catalog.drop_statements(snap) + catalog.rebuild_statements(snap):
+                    self.echo(f"  would run: {stmt.as_string(cur)}")
+                self.echo("dry run: verified, nothing written")
+                return None
+            load_id = ledger.start(cur, self.manifest, self.checksum, str(self.set_dir), snap)
+        faults.point("after-start")
+        return load_id
+
+    def _resumable(self, cur: psycopg.Cursor) -> int:
+        open_load = ledger.running(cur)
+        if open_load is None:
+            raise LoadError(
+                "no interrupted load to resume in this database",
+                hint="run the load without --resume",
+            )
+        if open_load.manifest_sha256 != self.checksum:
+            raise LoadError(
+                f"the interrupted load (id {open_load.id}) is of another set: {open_load.set_dir}",
+                hint="resume with that set, or run `seedgen repair` first",
+            )
+        done = ledger.loaded_shards(cur, open_load.id)
+        for (table, _shard), rows in done.items():
+            self.report.rows[table] += rows
+        self.report.snapshot = ledger.saved(cur, open_load.id)
+        self.echo(f"resuming load {open_load.id}: {len(done)} shard(s) already committed")
+        return open_load.id
+
+    def _plan(self, snap: catalog.Snapshot) -> None:
+        per_table: dict[str, int] = {}
+        for idx in snap.indexes:
+            per_table[idx.table] = per_table.get(idx.table, 0) + 1
+        for table in self.manifest.tables:
+            self.echo(
+                f"plan: {table.name}: initial load of {table.rows:,} rows into an empty "
+                f"table: drop and rebuild {per_table.get(table.name, 0)} index(es)"
+            )
+        self.echo(f"captured {snap.summary()}")
+
+    # -------------------------------------------------------------------- the work
+
+    def _phases(self, load_id: int) -> None:
+        settings = {
+            "maintenance_work_mem": self.options.maintenance_work_mem,
+            "work_mem": self.options.work_mem,
+        }
+        jobs = self.options.jobs or _cores()
+        pool = Pool(self.target.conninfo, jobs, settings)
+        try:
+            cur = self.ctl.cursor()
+            for name, value in settings.items():
+                cur.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            done = ledger.loaded_shards(cur, load_id)
+            if len(done) < sum(len(t.shards) for t in self.manifest.tables):
+                self._timed("drop", lambda: self._drop(load_id))
+                faults.point("after-drop")
+                self._timed("copy", lambda: pool.run(self._copy_tasks(load_id, done)))
+                faults.point("after-copy")
+            self.echo("rebuilding indexes, constraints, foreign keys and triggers")
+            self._timed("rebuild", lambda: restore(pool.run, self.ctl, load_id, self.rows))
+            faults.point("after-rebuild")
+            self._timed("analyze", lambda: pool.run([_analyze(t) for t in self.manifest.tables]))
+            with self.ctl.transaction():
+                _check_counts(cur, self.manifest)
+                saved = ledger.saved(cur, load_id)
+                self.report.sequences = catalog.reset_sequences(
+                    cur, catalog.capture(cur, [t.qualified for t in self.manifest.tables])
+                )
+                faults.point("before-commit")
+                ledger.finish(cur, load_id, "complete")
+            self.report.snapshot = saved
+        finally:
+            pool.cancel()
+            pool.close()
+
+    def _drop(self, load_id: int) -> None:
+        with self.ctl.transaction(), self.ctl.cursor() as cur:
+            still_there = catalog.present(cur, ledger.saved(cur, load_id))
+            for stmt in catalog.drop_statements(still_there):
+                cur.execute(stmt)
+
+    def _copy_tasks(self, load_id: int, done: dict[tuple[str, int], int]) -> list[Task]:
+        tasks = []
+        for table in self.manifest.tables:
+            for number, shard in enumerate(table.shards):
+                if (table.name, number) not in done:
+                    tasks.append((shard.bytes, self._copy_task(load_id, table, number, shard)))
+        return [task for _, task in sorted(tasks, key=lambda t: -t[0])]
+
+    def _copy_task(self, load_id: int, table: TableSpec, number: int, shard: ShardSpec) -> Task:
+        def task(conn: psycopg.Connection) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                copy_shard(
+                    cur,
+                    table,
+                    self.set_dir / shard.file,
+                    self.manifest.format,
+                    shard.rows,
+                    lambda rows: self._on_batch(table, rows),
+                )
+                ledger.mark_shard(cur, load_id, table.name, number, shard.rows)
+
+        return task
+
+    def _on_batch(self, table: TableSpec, rows: int) -> None:
+        faults.point("copy-batch")
+        with self._progress:
+            self.report.rows[table.name] += rows
+            done = self.report.rows[table.name]
+            pct = 100.0 * done / table.rows if table.rows else 100.0
+            self.echo(f"  {table.name}: {done:,}/{table.rows:,} rows ({pct:.1f}%)")
+
+    def _timed(self, step: str, fn: Callable[[], object]) -> None:
+        t0 = time.monotonic()
+        fn()
+        self.report.timings[step] = self.report.timings.get(step, 0.0) + time.monotonic() - t0
+
+    # -------------------------------------------------------------------- failure
+
+    def _undo(self, load_id: int, cause: BaseException) -> None:
+        """Remove the rows, restore every object, mark the load rolled back: one transaction."""
+        reason = cause.message if isinstance(cause, SeedgenError) else _pg_message(cause)
+        self.echo(f"error: {reason}; undoing load {load_id}")
+        try:
+            if self.ctl.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self.ctl.rollback()
+            with self.ctl.transaction():
+                cur = self.ctl.cursor()
+                _clear_tables(cur, self.manifest)
+                ledger.forget_shards(cur, load_id)
+                restore(serial(self.ctl), self.ctl, load_id, self.rows)
+                ledger.finish(cur, load_id, "rolled_back")
+            self.report.rolled_back = True
+            self.echo(
+                "rolled back: rows removed and every dropped object restored; the "
+                "database is as it was before the load"
+            )
+        except BaseException as exc:
+            raise LoadError(
+                f"the load failed ({reason}) and undoing it failed too ({exc})",
+                hint="run `seedgen repair --database-url URL` to restore the dropped objects",
+            ) from exc
+
+
+def repair(
+    url: str, *, allow_any_name: bool = False, allow_remote: bool = False, echo: Echo = print
+) -> int:
+    """Restore every object an unfinished load dropped, without loading anything."""
+    target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
+    with _connect(target) as ctl:
+        _lock(ctl)
+        open_load = ledger.running(ctl.cursor())
+        if open_load is None:
+            echo("nothing to repair: no unfinished load in this database")
+            return 0
+        restored = restore(serial(ctl), ctl, open_load.id, {})
+        with ctl.transaction():
+            cur = ctl.cursor()
+            shards = ledger.loaded_shards(cur, open_load.id)
+            ledger.finish(cur, open_load.id, "repaired")
+        echo(
+            f"repaired load {open_load.id}: restored {restored} object(s); "
+            f"{len(shards)} shard(s) ({sum(shards.values()):,} rows) it had committed remain"
+        )
+        return restored
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+def _analyze(table: TableSpec) -> Task:
+    def task(conn: psycopg.Connection) -> None:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.qualified)))
+
+    return task
+
+
+def _clear_tables(cur: psycopg.Cursor, manifest: Manifest) -> None:
+    """Empty the set's tables (they were empty before the load): children first."""
+    for table in reversed(manifest.tables):
+        cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table.qualified)))
+
+
+def _lock(conn: psycopg.Connection) -> None:
+    """One load per database at a time: a session advisory lock, held until disconnect."""
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (LOCK_KEY,)).fetchone()
+    if not row or not row[0]:
+        raise LoadError(
+            "another seedgen load is running on this database (advisory lock held)",
+            hint="wait for it to finish, then run this command again",
+        )
 
 
 def _create_database(target: Target, echo: Echo) -> None:
@@ -99,79 +390,12 @@ def _create_database(target: Target, echo: Echo) -> None:
 
 def _connect(target: Target) -> psycopg.Connection:
     try:
-        return psycopg.connect(target.conninfo, connect_timeout=10)
+        return psycopg.connect(target.conninfo, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise LoadError(
             f"cannot connect to {target}: {_pg_message(exc)}",
             hint="check the URL and that the server is running",
         ) from None
-
-
-def _run(
-    conn: psycopg.Connection,
-    set_dir: Path,
-    manifest: Manifest,
-    options: LoadOptions,
-    report: LoadReport,
-    echo: Echo,
-) -> None:
-    cur = conn.cursor()
-    _lock(cur)
-    cur.execute(
-        sql.SQL("SET LOCAL maintenance_work_mem = {}").format(
-            sql.Literal(options.maintenance_work_mem)
-        )
-    )
-    _ensure_schema(cur, manifest, options, echo)
-    verify_live(cur, manifest)
-    busy = non_empty_tables(cur, manifest)
-    if busy:
-        raise SchemaMismatchError(
-            f"target tables already hold rows: {', '.join(busy)}",
-            hint="load into empty tables (appending to existing data is not supported yet)",
-        )
-    tables = [t.qualified for t in manifest.tables]
-    snap = catalog.capture(cur, tables)
-    report.snapshot = snap
-    echo(f"captured {snap.summary()} on {len(tables)} tables")
-    drops, rebuilds = catalog.drop_statements(snap), catalog.rebuild_statements(snap)
-    if options.dry_run:
-        for stmt in drops + rebuilds:
-            echo(f"  would run: {stmt.as_string(cur)}")
-        conn.rollback()
-        echo("dry run: verified, nothing written")
-        return
-    _timed(report, "drop", lambda: [cur.execute(s) for s in drops])
-    _timed(report, "copy", lambda: _copy_all(cur, set_dir, manifest, report, echo))
-    echo(f"rebuilding {snap.summary()}")
-    _timed(report, "rebuild", lambda: _rebuild(cur, rebuilds, echo))
-    _timed(
-        report,
-        "analyze",
-        lambda: [cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*t))) for t in tables],
-    )
-    _check_counts(cur, manifest)
-    report.sequences = catalog.reset_sequences(cur, snap)
-    conn.commit()
-
-
-LOCK_KEY = "seedgen.load"
-
-
-def _lock(cur: psycopg.Cursor) -> None:
-    """One load per database at a time: a transaction-scoped advisory lock."""
-    row = cur.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,)).fetchone()
-    if not row or not row[0]:
-        raise LoadError(
-            "another seedgen load is running on this database (advisory lock held)",
-            hint="wait for it to finish, then run this command again",
-        )
-
-
-def _timed(report: LoadReport, step: str, fn: Callable[[], object]) -> None:
-    t0 = time.monotonic()
-    fn()
-    report.timings[step] = time.monotonic() - t0
 
 
 def _ensure_schema(
@@ -198,33 +422,6 @@ def _ensure_schema(
             cur.execute(sql.SQL(statement))  # compiled from the dataset's models at generation
 
 
-def _copy_all(
-    cur: psycopg.Cursor, set_dir: Path, manifest: Manifest, report: LoadReport, echo: Echo
-) -> None:
-    for table in manifest.tables:
-        for shard in table.shards:
-
-            def on_batch(rows: int, table: TableSpec = table) -> None:
-                report.rows[table.name] += rows
-                done = report.rows[table.name]
-                pct = 100.0 * done / table.rows if table.rows else 100.0
-                echo(f"  {table.name}: {done:,}/{table.rows:,} rows ({pct:.1f}%)")
-
-            copy_shard(cur, table, set_dir / shard.file, manifest.format, shard.rows, on_batch)
-
-
-def _rebuild(cur: psycopg.Cursor, statements: list[sql.Composable], echo: Echo) -> None:
-    for stmt in statements:
-        try:
-            cur.execute(stmt)
-        except psycopg.Error as exc:
-            raise LoadError(
-                f"rebuilding failed: {stmt.as_string(cur)}: {_pg_message(exc)}; rolled back, "
-                f"every dropped object is back and no rows were kept",
-                hint="fix the data or the object definition, then load again",
-            ) from None
-
-
 def _check_counts(cur: psycopg.Cursor, manifest: Manifest) -> None:
     for table in manifest.tables:
         row = cur.execute(
@@ -233,20 +430,17 @@ def _check_counts(cur: psycopg.Cursor, manifest: Manifest) -> None:
         if row is None or row[0] != table.rows:
             raise LoadError(
                 f"table {table.name}: {row[0] if row else '?'} rows after COPY, "
-                f"manifest says {table.rows}; rolled back"
+                f"manifest says {table.rows}"
             )
 
 
-def _summary(report: LoadReport, echo: Echo, *, failed: bool, dry_run: bool = False) -> None:
-    if dry_run:
-        return
+def _summary(report: LoadReport, echo: Echo, *, failed: bool) -> None:
     total = sum(report.rows.values())
-    head = "load FAILED after" if failed else "loaded"
     if failed:
-        echo(f"{head} {report.elapsed:.1f}s; rows copied before the failure (all rolled back):")
+        echo(f"load FAILED after {report.elapsed:.1f}s; rows copied before the failure:")
     else:
         steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
-        echo(f"{head} {total:,} rows in {report.elapsed:.1f}s ({steps})")
+        echo(f"loaded {total:,} rows in {report.elapsed:.1f}s ({steps})")
     for name, rows in report.rows.items():
         echo(f"  {name:<20} {rows:>12,}")
     for seq, value in report.sequences:
@@ -256,3 +450,6 @@ def _summary(report: LoadReport, echo: Echo, *, failed: bool, dry_run: bool = Fa
 def _pg_message(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+__all__ = ["LoadOptions", "LoadReport", "SeedgenError", "load_set", "repair"]

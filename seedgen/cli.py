@@ -92,6 +92,10 @@ def load(
         False, "--create-database", help="create the database if it does not exist"
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="verify and print the DDL actions only"),
+    resume: bool = typer.Option(False, "--resume", help="finish an interrupted load of SET"),
+    jobs: int = typer.Option(
+        0, "--jobs", min=0, help="connections for COPY/index builds; 0 = cores"
+    ),
     allow_any_name: bool = typer.Option(
         False, "--allow-any-name", help="allow a database name not ending in _demo/_test"
     ),
@@ -110,12 +114,61 @@ def load(
         create_schema=create_schema,
         create_database=create_database,
         dry_run=dry_run,
+        resume=resume,
+        jobs=jobs,
         allow_any_name=allow_any_name,
         allow_remote=allow_remote,
         maintenance_work_mem=maintenance_work_mem,
     )
     try:
         load_set(set_dir, database_url, options, echo=_echo)
+    except SeedgenError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def verify(
+    set_dir: Path = typer.Argument(..., metavar="SET", help="shard set directory"),
+    database_url: str = typer.Option(..., "--database-url", help="the loaded database"),
+    allow_any_name: bool = typer.Option(False, "--allow-any-name", help="see `load`"),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="see `load`"),
+) -> None:
+    """Check a loaded database against SET: counts, FK orphans, sequences, rebuilt objects.
+
+    Read-only; exits 7 if any check fails.
+    Example: seedgen verify seed-data/sets/genonaut-seed42 --database-url postgresql://localhost/app_demo
+    """
+    from loader.check import verify_database
+
+    try:
+        report = verify_database(
+            set_dir,
+            database_url,
+            allow_any_name=allow_any_name,
+            allow_remote=allow_remote,
+            echo=_echo,
+        )
+    except SeedgenError as exc:
+        raise _fail(exc) from None
+    if report.problems:
+        raise typer.Exit(7)
+
+
+@app.command()
+def repair(
+    database_url: str = typer.Option(..., "--database-url", help="database of the unfinished load"),
+    allow_any_name: bool = typer.Option(False, "--allow-any-name", help="see `load`"),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="see `load`"),
+) -> None:
+    """Restore every index, constraint and trigger an unfinished load dropped, loading nothing.
+
+    Rows the interrupted load had committed stay; `seedgen load --resume` is the other way out.
+    Example: seedgen repair --database-url postgresql://localhost/app_demo
+    """
+    from loader.load import repair as run
+
+    try:
+        run(database_url, allow_any_name=allow_any_name, allow_remote=allow_remote, echo=_echo)
     except SeedgenError as exc:
         raise _fail(exc) from None
 
