@@ -39,9 +39,10 @@ from seedgen.manifest import (
     shard_relpath,
     write_manifest,
 )
+from seedgen.progress import Reporter, as_reporter
 from seedgen.settings import GenerateSettings, build_settings, read_config_section
 
-Echo = Callable[[str], None]
+Echo = Reporter | Callable[[str], None]
 DEFAULT_SETS_DIR = Path("seed-data/sets")
 
 
@@ -62,10 +63,10 @@ def load_dataset(req: Request) -> Dataset:
     return cls(settings, cls.resolve_context(settings, req.env_file))
 
 
-def describe_plan(plan: Plan, echo: Echo) -> None:
+def describe_plan(plan: Plan, echo: Reporter) -> None:
     ds = plan.dataset
     fmt = ds.settings.format
-    echo(
+    echo.summary(
         f"plan: dataset {ds.name}, seed {ds.settings.seed}, format {fmt}, "
         f"{ds.settings.workers()} worker(s)"
     )
@@ -75,23 +76,29 @@ def describe_plan(plan: Plan, echo: Echo) -> None:
         total += size
         deps = ", ".join(table.depends_on) or "-"
         approx = "~" if table.gen.exploded else ""
-        echo(
+        echo.summary(
             f"  {table.name:<20} {approx}{table.expected_rows:>12,} rows  "
             f"{len(table.shards):>4} shard(s)  ~{_mb(size)}  after: {deps}"
         )
-    echo(f"  total ~{plan.expected_rows:,} rows, ~{_mb(total)}")
+    echo.summary(f"  total ~{plan.expected_rows:,} rows, ~{_mb(total)}")
 
 
 def generate(
-    req: Request, out: Path, *, force: bool = False, dry_run: bool = False, echo: Echo = print
+    req: Request,
+    out: Path,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    echo: Echo | None = None,
 ) -> Manifest | None:
+    echo = as_reporter(echo)
     dataset = load_dataset(req)
     plan = resolve_plan(dataset)
     if out.exists() and not force:
         raise ConfigError(f"{out} already exists", hint="pass --force to replace it, or --out")
     if dry_run:
         describe_plan(plan, echo)
-        echo("dry run: nothing written")
+        echo.summary("dry run: nothing written")
         return None
     partial = Path(str(out) + PARTIAL_SUFFIX)
     shutil.rmtree(partial, ignore_errors=True)
@@ -107,12 +114,12 @@ def generate(
         raise
     elapsed = time.monotonic() - started
     rows = manifest.total_rows
-    echo(
+    echo.summary(
         f"generated {rows:,} rows in {elapsed:.1f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s) "
         f"-> {out}"
     )
     for spec in manifest.tables:
-        echo(f"  {spec.name:<20} {spec.rows:>12,} rows  {len(spec.shards)} shard(s)")
+        echo.summary(f"  {spec.name:<20} {spec.rows:>12,} rows  {len(spec.shards)} shard(s)")
     return manifest
 
 
@@ -126,7 +133,9 @@ def _commit(partial: Path, out: Path) -> None:
         os.rename(partial, out)
 
 
-def _run_shards(req: Request, plan: Plan, set_dir: Path, echo: Echo) -> dict[str, list[ShardSpec]]:
+def _run_shards(
+    req: Request, plan: Plan, set_dir: Path, echo: Reporter
+) -> dict[str, list[ShardSpec]]:
     settings = plan.dataset.settings
     jobs = [
         (table.name, number, start, stop)
@@ -163,7 +172,7 @@ def _run_shards(req: Request, plan: Plan, set_dir: Path, echo: Echo) -> dict[str
 
 
 class _Progress:
-    def __init__(self, plan: Plan, echo: Echo) -> None:
+    def __init__(self, plan: Plan, echo: Reporter) -> None:
         self.plan = {t.name: t for t in plan.tables}
         self.rows = {name: 0 for name in self.plan}
         self.driving = {name: 0 for name in self.plan}
@@ -175,10 +184,11 @@ class _Progress:
         self.driving[table] += shard.stop - shard.start
         total = self.plan[table].gen.rows
         pct = 100.0 * self.driving[table] / total if total else 100.0
-        if pct < 100.0 and pct - self.shown[table] < 10.0:
-            return  # at most one line per table per 10 %
-        self.shown[table] = pct
-        self.echo(f"  {table}: {self.rows[table]:,} rows written ({pct:.0f}%)")
+        line = ""  # plain logs: at most one line per table per 10 %
+        if pct >= 100.0 or pct - self.shown[table] >= 10.0:
+            self.shown[table] = pct
+            line = f"  {table}: {self.rows[table]:,} rows written ({pct:.0f}%)"
+        self.echo.batch(table, self.driving[table], total, shard.bytes, line=line)
 
 
 @lru_cache(maxsize=2)

@@ -8,7 +8,6 @@ rebuilt is present with the same definition, valid and validated.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from loader import catalog, ledger
 from loader.target import parse_target
 from seedgen.errors import LoadError
 from seedgen.manifest import Manifest, manifest_checksum, read_manifest
-
-Echo = Callable[[str], None]
+from seedgen.progress import Reporter, Write, as_reporter
 
 _FK_COLUMNS = """
 SELECT k.conname, n.nspname, t.relname, rn.nspname, r.relname,
@@ -53,8 +51,9 @@ def verify_database(
     *,
     allow_any_name: bool = False,
     allow_remote: bool = False,
-    echo: Echo = print,
+    echo: Reporter | Write | None = None,
 ) -> VerifyReport:
+    echo = as_reporter(echo)
     target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
     manifest = read_manifest(set_dir)
     report = VerifyReport()
@@ -71,8 +70,8 @@ def verify_database(
     except psycopg.Error as exc:
         raise LoadError(f"cannot verify {target}: {str(exc).strip().splitlines()[0]}") from None
     for problem in report.problems:
-        echo(f"FAIL {problem}")
-    echo(f"verify: {report.checks - len(report.problems)}/{report.checks} checks passed")
+        echo.summary(f"FAIL {problem}")
+    echo.summary(f"verify: {report.checks - len(report.problems)}/{report.checks} checks passed")
     return report
 
 
@@ -131,7 +130,7 @@ def _objects(
     manifest: Manifest,
     snap: catalog.Snapshot,
     report: VerifyReport,
-    echo: Echo,
+    echo: Reporter,
 ) -> None:
     entry = ledger.latest(cur, manifest_checksum(manifest))
     if entry is None:

@@ -49,9 +49,9 @@ def copy_shard(
     path: Path,
     fmt: str,
     rows: int,
-    on_batch: Callable[[int], None],
+    on_batch: Callable[[int, int], None],
 ) -> None:
-    """COPY one shard; ``on_batch(rows)`` after each batch (CSV: once, at the end)."""
+    """COPY one shard; ``on_batch(rows, bytes)`` after each batch (CSV: once, at the end)."""
     # The queued writer sends from a background thread, so pyarrow (which releases the GIL)
     # converts the next row group while the previous one is on the wire.
     writer = QueuedLibpqWriter(cur)
@@ -59,10 +59,10 @@ def copy_shard(
         if fmt == "parquet":
             for batch_rows, data in parquet_batches(path):
                 copy.write(data)
-                on_batch(batch_rows)
+                on_batch(batch_rows, len(data))
         else:
             with path.open("rb") as fh:
                 while block := fh.read(CSV_BLOCK):
                     copy.write(block)
     if fmt != "parquet":
-        on_batch(rows)
+        on_batch(rows, path.stat().st_size)

@@ -35,8 +35,9 @@ from loader.target import Target, parse_target
 from loader.verify import non_empty_tables, verify_live, verify_set
 from seedgen.errors import LoadError, SchemaMismatchError, SeedgenError
 from seedgen.manifest import Manifest, ShardSpec, TableSpec, manifest_checksum
+from seedgen.progress import Reporter, as_reporter
 
-Echo = Callable[[str], None]
+Echo = Reporter | Callable[[str], None]
 LOCK_KEY = "seedgen.load"
 
 
@@ -65,8 +66,9 @@ class LoadReport:
 
 
 def load_set(
-    set_dir: Path, url: str, options: LoadOptions = LoadOptions(), echo: Echo = print
+    set_dir: Path, url: str, options: LoadOptions = LoadOptions(), echo: Echo | None = None
 ) -> LoadReport:
+    echo = as_reporter(echo)
     target = parse_target(
         url, allow_any_name=options.allow_any_name, allow_remote=options.allow_remote
     )
@@ -113,7 +115,7 @@ class _Load:
         manifest: Manifest,
         options: LoadOptions,
         report: LoadReport,
-        echo: Echo,
+        echo: Reporter,
     ) -> None:
         self.ctl, self.target, self.set_dir, self.manifest = ctl, target, set_dir, manifest
         self.options, self.report, self.echo = options, report, echo
@@ -133,7 +135,7 @@ class _Load:
         try:
             self._phases(load_id)
         except KeyboardInterrupt:
-            self.echo(
+            self.echo.summary(
                 f"interrupted: load {load_id} is resumable. Finish it with `seedgen load "
                 f"{self.set_dir} --database-url URL --resume`, or put every dropped object "
                 f"back with `seedgen repair --database-url URL`"
@@ -158,7 +160,8 @@ class _Load:
         if prior is not None:
             raise SchemaMismatchError(
                 f"this shard set was already loaded into this database at "
-                f"{prior.started_at:%Y-%m-%d %H:%M:%S %Z} (seedgen.loads id {prior.id})",
+                f"{prior.started_at:%Y-%m-%d %H:%M:%S %Z} (seedgen.loads id {prior.id}, "
+                f"{prior.status})",
                 hint="load it into another database, or recreate this one",
             )
         with self.ctl.transaction(force_rollback=self.options.dry_run):
@@ -271,19 +274,17 @@ class _Load:
                     self.set_dir / shard.file,
                     self.manifest.format,
                     shard.rows,
-                    lambda rows: self._on_batch(table, rows),
+                    lambda rows, nbytes: self._on_batch(table, rows, nbytes),
                 )
                 ledger.mark_shard(cur, load_id, table.name, number, shard.rows)
 
         return task
 
-    def _on_batch(self, table: TableSpec, rows: int) -> None:
+    def _on_batch(self, table: TableSpec, rows: int, nbytes: int) -> None:
         faults.point("copy-batch")
         with self._progress:
             self.report.rows[table.name] += rows
-            done = self.report.rows[table.name]
-            pct = 100.0 * done / table.rows if table.rows else 100.0
-            self.echo(f"  {table.name}: {done:,}/{table.rows:,} rows ({pct:.1f}%)")
+            self.echo.batch(table.name, self.report.rows[table.name], table.rows, nbytes)
 
     def _timed(self, step: str, fn: Callable[[], object]) -> None:
         t0 = time.monotonic()
@@ -295,7 +296,7 @@ class _Load:
     def _undo(self, load_id: int, cause: BaseException) -> None:
         """Remove the rows, restore every object, mark the load rolled back: one transaction."""
         reason = cause.message if isinstance(cause, SeedgenError) else _pg_message(cause)
-        self.echo(f"error: {reason}; undoing load {load_id}")
+        self.echo.summary(f"error: {reason}; undoing load {load_id}")
         try:
             if self.ctl.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self.ctl.rollback()
@@ -306,7 +307,7 @@ class _Load:
                 restore(serial(self.ctl), self.ctl, load_id, self.rows)
                 ledger.finish(cur, load_id, "rolled_back")
             self.report.rolled_back = True
-            self.echo(
+            self.echo.summary(
                 "rolled back: rows removed and every dropped object restored; the "
                 "database is as it was before the load"
             )
@@ -318,22 +319,23 @@ class _Load:
 
 
 def repair(
-    url: str, *, allow_any_name: bool = False, allow_remote: bool = False, echo: Echo = print
+    url: str, *, allow_any_name: bool = False, allow_remote: bool = False, echo: Echo | None = None
 ) -> int:
     """Restore every object an unfinished load dropped, without loading anything."""
+    echo = as_reporter(echo)
     target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
     with _connect(target) as ctl:
         _lock(ctl)
         open_load = ledger.running(ctl.cursor())
         if open_load is None:
-            echo("nothing to repair: no unfinished load in this database")
+            echo.summary("nothing to repair: no unfinished load in this database")
             return 0
         restored = restore(serial(ctl), ctl, open_load.id, {})
         with ctl.transaction():
             cur = ctl.cursor()
             shards = ledger.loaded_shards(cur, open_load.id)
             ledger.finish(cur, open_load.id, "repaired")
-        echo(
+        echo.summary(
             f"repaired load {open_load.id}: restored {restored} object(s); "
             f"{len(shards)} shard(s) ({sum(shards.values()):,} rows) it had committed remain"
         )
@@ -372,7 +374,7 @@ def _lock(conn: psycopg.Connection) -> None:
         )
 
 
-def _create_database(target: Target, echo: Echo) -> None:
+def _create_database(target: Target, echo: Reporter) -> None:
     params = psycopg.conninfo.conninfo_to_dict(target.conninfo)
     params["dbname"] = "postgres"
     admin = psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in params.items()})
@@ -399,7 +401,7 @@ def _connect(target: Target) -> psycopg.Connection:
 
 
 def _ensure_schema(
-    cur: psycopg.Cursor, manifest: Manifest, options: LoadOptions, echo: Echo
+    cur: psycopg.Cursor, manifest: Manifest, options: LoadOptions, echo: Reporter
 ) -> None:
     if not options.create_schema:
         return
@@ -434,17 +436,17 @@ def _check_counts(cur: psycopg.Cursor, manifest: Manifest) -> None:
             )
 
 
-def _summary(report: LoadReport, echo: Echo, *, failed: bool) -> None:
+def _summary(report: LoadReport, echo: Reporter, *, failed: bool) -> None:
     total = sum(report.rows.values())
     if failed:
-        echo(f"load FAILED after {report.elapsed:.1f}s; rows copied before the failure:")
+        echo.summary(f"load FAILED after {report.elapsed:.1f}s; rows copied before the failure:")
     else:
         steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
-        echo(f"loaded {total:,} rows in {report.elapsed:.1f}s ({steps})")
+        echo.summary(f"loaded {total:,} rows in {report.elapsed:.1f}s ({steps})")
     for name, rows in report.rows.items():
-        echo(f"  {name:<20} {rows:>12,}")
+        echo.summary(f"  {name:<20} {rows:>12,}")
     for seq, value in report.sequences:
-        echo(f"  sequence {seq} set to {value:,}")
+        echo.summary(f"  sequence {seq} set to {value:,}")
 
 
 def _pg_message(exc: BaseException) -> str:

@@ -7,13 +7,13 @@ keeps its traceback (without local variables: a database URL must never reach on
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from seedgen.errors import SeedgenError
+from seedgen.progress import Reporter, make_reporter
 from seedgen.settings import DEFAULT_ENV_FILE, describe_keys
 
 app = typer.Typer(
@@ -25,14 +25,33 @@ app = typer.Typer(
 )
 
 
-def _echo(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+_state: dict[str, Reporter] = {}
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="only summaries and errors"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="also detail lines"),
+    log_json: bool = typer.Option(False, "--log-json", help="JSON lines on stdout, for machines"),
+) -> None:
+    """Global options go before the command: seedgen --quiet load SET --database-url URL."""
+    reporter = make_reporter(quiet=quiet, verbose=verbose, log_json=log_json)
+    _state["reporter"] = reporter
+    ctx.call_on_close(reporter.close)
+
+
+def _echo() -> Reporter:
+    """Progress bars on a terminal, plain lines otherwise (see seedgen.progress)."""
+    if "reporter" not in _state:
+        _state["reporter"] = make_reporter()
+    return _state["reporter"]
 
 
 def _fail(exc: SeedgenError) -> typer.Exit:
-    _echo(f"error: {exc.message}")
-    if exc.hint:
-        _echo(f"hint: {exc.hint}")
+    reporter = _echo()
+    reporter.close()
+    reporter.error(exc.message, exc.hint)
     return typer.Exit(exc.exit_code)
 
 
@@ -74,7 +93,7 @@ def generate(
         req = Request(dataset, config, overrides, env_file)
         if out is None:
             out = DEFAULT_SETS_DIR / f"{dataset}-seed{load_dataset(req).settings.seed}"
-        run(req, out, force=force, dry_run=dry_run, echo=_echo)
+        run(req, out, force=force, dry_run=dry_run, echo=_echo())
     except SeedgenError as exc:
         raise _fail(exc) from None
 
@@ -121,7 +140,7 @@ def load(
         maintenance_work_mem=maintenance_work_mem,
     )
     try:
-        load_set(set_dir, database_url, options, echo=_echo)
+        load_set(set_dir, database_url, options, echo=_echo())
     except SeedgenError as exc:
         raise _fail(exc) from None
 
@@ -146,7 +165,7 @@ def verify(
             database_url,
             allow_any_name=allow_any_name,
             allow_remote=allow_remote,
-            echo=_echo,
+            echo=_echo(),
         )
     except SeedgenError as exc:
         raise _fail(exc) from None
@@ -168,7 +187,7 @@ def repair(
     from loader.load import repair as run
 
     try:
-        run(database_url, allow_any_name=allow_any_name, allow_remote=allow_remote, echo=_echo)
+        run(database_url, allow_any_name=allow_any_name, allow_remote=allow_remote, echo=_echo())
     except SeedgenError as exc:
         raise _fail(exc) from None
 
@@ -192,10 +211,10 @@ def demo(
 
     try:
         out = DEFAULT_SETS_DIR / "genonaut-demo"
-        run(Request("genonaut", None, {}, env_file), out, force=True, echo=_echo)
+        run(Request("genonaut", None, {}, env_file), out, force=True, echo=_echo())
         url = devdb.recreate_database(database)
-        load_set(out, url, LoadOptions(create_schema=True), echo=_echo)
-        _echo(f"demo database ready: {devdb.redact_url(url)}")
+        load_set(out, url, LoadOptions(create_schema=True), echo=_echo())
+        _echo().summary(f"demo database ready: {devdb.redact_url(url)}")
     except SeedgenError as exc:
         raise _fail(exc) from None
 

@@ -159,3 +159,44 @@ def test_readme_documents_the_commands() -> None:
         assert "Example" in sub_help, f"{command} --help has no example"
     for flag, _default, _text in describe_keys(GenonautSettings):
         assert flag in readme, f"README lacks config flag {flag}"
+
+
+def test_log_json_quiet_and_errors_as_json(small_set: Path, make_db) -> None:
+    url = make_db()
+    result = seedgen("--log-json", "load", str(small_set), "--database-url", url)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {"info", "batch", "summary"} <= {e["event"] for e in events}
+    items = [e for e in events if e["event"] == "batch" and e["table"] == "content_items"]
+    assert items[-1]["done"] == items[-1]["total"] == 400
+    assert all(e["bytes"] > 0 for e in items) and len(items) == 4  # batches of 128 rows
+    quiet = seedgen("--quiet", "verify", str(small_set), "--database-url", url)
+    assert quiet.returncode == 0
+    assert quiet.stderr.strip().splitlines()[-1].endswith("checks passed")
+    assert len(quiet.stderr.strip().splitlines()) == 1
+    again = seedgen("--log-json", "load", str(small_set), "--database-url", url)
+    assert again.returncode == 5
+    error = [json.loads(line) for line in again.stdout.splitlines()][-1]
+    assert error["event"] == "error" and "already loaded" in error["message"] and error["hint"]
+
+
+def test_terminal_progress_bars(small_set: Path, make_db) -> None:
+    from loader.load import load_set
+    from seedgen.progress import TtyReporter
+
+    reporter = TtyReporter()
+    try:
+        load_set(small_set, make_db(), echo=reporter)
+    finally:
+        reporter.close()
+    tasks = {t.description: t for t in reporter.progress.tasks}
+    assert set(tasks) == {
+        "users",
+        "tags",
+        "content_items",
+        "content_items_auto",
+        "generation_jobs",
+        "content_tags",
+    }
+    assert all(t.completed == t.total for t in tasks.values())
+    assert all(reporter.bytes[name] > 0 for name in tasks)
