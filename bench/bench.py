@@ -46,7 +46,7 @@ from generator.engine import Request, generate
 from loader import catalog
 from loader.load import load_set
 from seedgen import devdb
-from seedgen.manifest import Manifest, read_manifest
+from seedgen.manifest import Manifest, read_manifest, write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "fixtures" / "genonaut_schema.sql"
@@ -155,6 +155,59 @@ def limit_load(admin: str, csv_dir: Path, manifest: Manifest, work: Path) -> flo
     return time.monotonic() - t0
 
 
+def subset(src: Path, dst: Path, names: list[str]) -> Path:
+    """A set holding only ``names`` of ``src`` (shards hard-linked, manifest rewritten)."""
+    manifest = read_manifest(src)
+    unknown = set(names) - {t.name for t in manifest.tables}
+    if unknown:
+        raise SystemExit(f"--tables: unknown tables {sorted(unknown)}")
+    tables = [t for t in manifest.tables if t.name in names]
+    for table in tables:
+        for shard in table.shards:
+            (dst / shard.file).parent.mkdir(parents=True, exist_ok=True)
+            os.link(src / shard.file, dst / shard.file)
+    ddl = [d for d in manifest.ddl if d.table in names]
+    write_manifest(dst, manifest.model_copy(update={"tables": tables, "ddl": ddl}))
+    return dst
+
+
+def load_only(admin: str, args: argparse.Namespace, work: Path) -> int:
+    """seedgen load vs the hand-run limit only (``make bench-load``), optionally for a subset."""
+    pq_dir, csv_dir = work / "parquet", work / "csv"
+    for out, fmt in ((pq_dir, "parquet"), (csv_dir, "csv")):
+        req = Request(
+            "genonaut", None, settings(args.scale, args.shard_rows, fmt), Path("env/.env")
+        )
+        generate(req, out, force=True, echo=lambda s: None)
+    names = [n.strip() for n in args.tables.split(",") if n.strip()] if args.tables else []
+    if names:
+        pq_dir = subset(pq_dir, work / "parquet-subset", names)
+        csv_dir = subset(csv_dir, work / "csv-subset", names)
+    manifest = read_manifest(csv_dir)
+    load_t, limit_t, steps = [], [], {}
+    for i in range(args.runs):
+        print(f"run {i + 1}/{args.runs}: seedgen load, psql limit ...", file=sys.stderr, flush=True)
+        elapsed, timings = seedgen_load(admin, pq_dir)
+        load_t.append(elapsed)
+        for k, v in timings.items():
+            steps.setdefault(k, []).append(v)
+        limit_t.append(limit_load(admin, csv_dir, manifest, work))
+    ratio = [s / lim for s, lim in zip(load_t, limit_t, strict=True)]
+    shape = ", ".join(f"{t.name} {t.rows:,} rows x {len(t.columns)} cols" for t in manifest.tables)
+    print(f"\n## seedgen bench-load: {shape}; {os.cpu_count()} CPUs, {args.runs} run(s)\n")
+    print("| measure | median | runs |")
+    print("|---|---:|---|")
+    print(f"| seedgen load | {med(load_t):.2f} s | {fmt_runs(load_t)} |")
+    step_text = ", ".join(f"{k} {med(v):.2f}s" for k, v in steps.items())
+    print(f"| - seedgen steps (medians) | {step_text} | |")
+    print(
+        f"| limit: one `psql -f` (\\copy + same DDL + ANALYZE) | {med(limit_t):.2f} s | "
+        f"{fmt_runs(limit_t)} |"
+    )
+    print(f"| ratio seedgen / limit | {med(ratio):.2f}x | {fmt_runs(ratio, 'x')} |")
+    return 0
+
+
 def drop_dbs(admin: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         for name in (LOAD_DB, LIMIT_DB):
@@ -177,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the content row targets")
     ap.add_argument("--shard-rows", type=int, default=100_000, help="rows per shard file")
     ap.add_argument("--dsn", default=None, help="superuser DSN on database postgres")
+    ap.add_argument("--load-only", action="store_true", help="only seedgen load vs the limit")
+    ap.add_argument("--tables", default="", help="with --load-only: load only these tables")
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs must be at least 1")
@@ -184,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     admin = args.dsn or devdb.server_dsn()
     work = Path(tempfile.mkdtemp(prefix="seedgen-bench-"))
     pq_dir, csv_dir, big_dir = work / "parquet", work / "csv", work / "parquet-10x"
+    if args.load_only:
+        try:
+            return load_only(admin, args, work)
+        finally:
+            drop_dbs(admin)
+            shutil.rmtree(work, ignore_errors=True)
     gen_t, load_t, limit_t, steps = [], [], [], {}
     try:
         print(
