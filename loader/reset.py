@@ -1,0 +1,119 @@
+"""``seedgen reset``: remove exactly the rows a shard set loaded, in FK-safe order.
+
+The set's own shards say which rows those are: each table's primary-key columns are read from
+its shards, COPYed into a temporary table and deleted by a join, children before parents, all in
+one transaction. Scopes follow the FK graph inside the set: ``facts`` are the tables no other
+table of the set references (the leaves: jobs, links, sales…), ``dimensions`` the rest.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Literal
+
+import psycopg
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from loader import ledger
+from loader.load import _connect, _lock
+from loader.target import parse_target
+from loader.verify import verify_set
+from seedgen.errors import SafetyError, SchemaMismatchError
+from seedgen.manifest import Manifest, TableSpec, manifest_checksum
+from seedgen.progress import Reporter, Write, as_reporter
+
+Scope = Literal["all", "facts", "dimensions"]
+
+
+def scoped_tables(manifest: Manifest, scope: Scope) -> list[TableSpec]:
+    referenced = {parent for t in manifest.tables for parent in t.depends_on}
+    if scope == "facts":
+        return [t for t in manifest.tables if t.name not in referenced]
+    if scope == "dimensions":
+        return [t for t in manifest.tables if t.name in referenced]
+    return list(manifest.tables)
+
+
+def reset_set(
+    set_dir: Path,
+    url: str,
+    *,
+    confirm: bool = False,
+    dry_run: bool = False,
+    scope: Scope = "all",
+    allow_any_name: bool = False,
+    allow_remote: bool = False,
+    echo: Reporter | Write | None = None,
+) -> dict[str, int]:
+    """Delete (or, with ``dry_run``, count) the set's rows; return rows per table."""
+    echo = as_reporter(echo)
+    if not confirm and not dry_run:
+        raise SafetyError(
+            "reset deletes rows; refusing without --confirm",
+            hint="add --confirm, or --dry-run to see how many rows it would delete",
+        )
+    target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
+    manifest = verify_set(set_dir)
+    with _connect(target) as ctl:
+        _lock(ctl)
+        entry = ledger.latest(ctl.cursor(), manifest_checksum(manifest))
+        if entry is None:
+            raise SchemaMismatchError(
+                f"the ledger of {target.dbname} has no load of this set",
+                hint="reset only removes rows seedgen loaded from this set",
+            )
+        counts: dict[str, int] = {}
+        with ctl.transaction(force_rollback=dry_run):
+            cur = ctl.cursor()
+            for table in reversed(scoped_tables(manifest, scope)):
+                counts[table.name] = _reset_table(cur, set_dir, manifest, table, dry_run)
+                verb = "would delete" if dry_run else "deleted"
+                echo.summary(f"  {table.name:<20} {verb} {counts[table.name]:>12,} rows")
+            if not dry_run and scope == "all":
+                ledger.finish(cur, entry.id, "reset")
+    echo.summary(
+        f"{'dry run: would delete' if dry_run else 'reset: deleted'} "
+        f"{sum(counts.values()):,} rows of set {manifest.dataset} (seed {manifest.seed}), "
+        f"scope {scope}"
+    )
+    return counts
+
+
+def _reset_table(
+    cur: psycopg.Cursor, set_dir: Path, manifest: Manifest, table: TableSpec, dry_run: bool
+) -> int:
+    if not table.primary_key:
+        raise SchemaMismatchError(f"table {table.name} has no primary key; cannot tell its rows")
+    stage = sql.Identifier(f"seedgen_reset_{table.name}")
+    pk = [sql.Identifier(c) for c in table.primary_key]
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            stage, sql.SQL(", ").join(pk), sql.Identifier(*table.qualified)
+        )
+    )
+    copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        stage, sql.SQL(", ").join(pk)
+    )
+    for shard in table.shards:
+        path = set_dir / shard.file
+        if manifest.format == "parquet":
+            keys = pq.read_table(path, columns=table.primary_key)
+        else:
+            keys = pacsv.read_csv(
+                path, convert_options=pacsv.ConvertOptions(include_columns=table.primary_key)
+            )
+        buf = io.BytesIO()
+        pacsv.write_csv(keys, buf, pacsv.WriteOptions(include_header=False))
+        with cur.copy(copy_stmt) as copy:
+            copy.write(buf.getvalue())
+    match = sql.SQL(" AND ").join(sql.SQL("t.{} = s.{}").format(col, col) for col in pk)
+    target = sql.Identifier(*table.qualified)
+    if dry_run:
+        query = sql.SQL("SELECT count(*) FROM {} t JOIN {} s ON {}").format(target, stage, match)
+        row = cur.execute(query).fetchone()
+        return int(row[0]) if row else 0
+    cur.execute(sql.SQL("DELETE FROM {} t USING {} s WHERE {}").format(target, stage, match))
+    return cur.rowcount

@@ -1,0 +1,86 @@
+"""`seedgen reset` removes exactly a set's rows; `load --force` replaces a loaded set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loader.load import LoadOptions, load_set
+from loader.reset import reset_set
+from seedgen.errors import SafetyError, SchemaMismatchError
+from seedgen.manifest import read_manifest
+from tests.conftest import fetch, scalar
+from tests.test_cli import seedgen
+from tests.test_load_failures import quiet, state
+
+
+def counts(url: str) -> dict[str, int]:
+    tables = [
+        "users",
+        "tags",
+        "content_items",
+        "content_items_auto",
+        "generation_jobs",
+        "content_tags",
+    ]
+    return {t: int(scalar(url, f"SELECT count(*) FROM public.{t}")) for t in tables}
+
+
+def test_reset_needs_confirm_and_a_recorded_set(small_set: Path, make_db) -> None:
+    url = make_db()
+    with pytest.raises(SafetyError, match="--confirm"):
+        reset_set(small_set, url, echo=quiet)
+    with pytest.raises(SchemaMismatchError, match="no load of this set"):
+        reset_set(small_set, url, confirm=True, echo=quiet)
+    result = seedgen("reset", str(small_set), "--database-url", url)
+    assert result.returncode == 4 and "--confirm" in result.stderr
+
+
+def test_dry_run_scopes_and_full_reset(small_set: Path, make_db) -> None:
+    url = make_db()
+    catalog_before = state(url)[0]
+    load_set(small_set, url, echo=quiet)
+    manifest = read_manifest(small_set)
+    loaded = counts(url)
+    assert loaded == {t.name: t.rows for t in manifest.tables}
+
+    would = reset_set(small_set, url, dry_run=True, echo=quiet)
+    assert would == loaded and counts(url) == loaded
+
+    facts = reset_set(small_set, url, confirm=True, scope="facts", echo=quiet)
+    assert set(facts) == {"content_items_auto", "generation_jobs", "content_tags"}
+    after_facts = counts(url)
+    assert after_facts["users"] == 60 and after_facts["content_items"] == 400
+    assert after_facts["generation_jobs"] == after_facts["content_tags"] == 0
+
+    reset_set(small_set, url, confirm=True, echo=quiet)
+    assert state(url) == (catalog_before, 0)
+    assert scalar(url, "SELECT status FROM seedgen.loads") == "reset"
+    load_set(small_set, url, echo=quiet)  # a reset set can be loaded again
+    assert counts(url) == loaded
+
+
+def test_reset_leaves_other_rows_alone(small_set: Path, make_db) -> None:
+    url = make_db()
+    load_set(small_set, url, echo=quiet)
+    with __import__("psycopg").connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO public.tags (id, name, tag_metadata, created_at, updated_at) "
+            "VALUES (gen_random_uuid(), 'hand-made', '{}', now(), now())"
+        )
+    reset_set(small_set, url, confirm=True, echo=quiet)
+    assert fetch(url, "SELECT name FROM public.tags") == [("hand-made",)]
+
+
+def test_force_replaces_a_loaded_set(small_set: Path, make_db) -> None:
+    url = make_db()
+    load_set(small_set, url, echo=quiet)
+    with pytest.raises(SchemaMismatchError, match="--force"):
+        load_set(small_set, url, echo=quiet)
+    lines: list[str] = []
+    load_set(small_set, url, LoadOptions(force=True), echo=lines.append)
+    assert any("--force: removing" in line for line in lines)
+    assert counts(url)["content_tags"] == read_manifest(small_set).table("content_tags").rows
+    statuses = [r[0] for r in fetch(url, "SELECT status FROM seedgen.loads ORDER BY id")]
+    assert statuses == ["reset", "complete"]
