@@ -2,12 +2,14 @@
 """Library-landscape benchmark for seedgen's design doc (docs/landscape.md).
 
 Measures, on the machine it runs on, each figure as the median of --repeat runs
-(default 3), and prints markdown tables:
+(default 3; a first run shorter than 2 s is an extra, discarded warm-up), and
+prints markdown tables:
 
   a. bulk loading the same N rows (default 200k) into a PK-only table:
      SQLAlchemy 2 ORM bulk insert, legacy bulk_insert_mappings, psycopg 3
      executemany, psycopg 3 COPY CSV streamed from pyarrow, psycopg 3 COPY
-     binary with write_row, asyncpg copy_records_to_table, and psql \\copy;
+     binary with write_row, asyncpg copy_records_to_table, psql \\copy of a CSV
+     file, and a server-side COPY FROM file (superuser only) as the physical limit;
   b. field generation: Faker per row, Faker pool sampled with numpy, mimesis per row;
   c. prompt composition: Jinja2 per row, tracery per row, vectorised pyarrow;
   d. ORM factories (factory_boy, polyfactory) vs direct SQLAlchemy introspection;
@@ -21,9 +23,9 @@ such and skipped.
     python bench/landscape.py [--dsn postgresql://root@127.0.0.1:5432/postgres] [--rows 200000]
 """
 
-
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -37,13 +39,14 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
 from importlib import metadata
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import set_json_dumps
@@ -74,17 +77,33 @@ def _version(dist: str) -> str:
 # --------------------------------------------------------------------------- utils
 
 
+WARMUP_UNDER_S = 2.0
+
+
 def bench(fn, repeat: int, before=None):
-    """Median wall time of fn() over `repeat` runs; before() runs untimed before each."""
+    """Median wall time of fn() over `repeat` runs; before() runs untimed before each.
+
+    The first run is discarded as a warm-up when it is shorter than WARMUP_UNDER_S (allocator
+    and import warm-up visibly skew sub-second figures); a longer one counts as a timed run.
+    """
     times = []
     result = None
-    for _ in range(repeat):
+    for i in range(repeat + 1):
         if before is not None:
             before()
         t0 = time.perf_counter()
         result = fn()
-        times.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        if i == 0 and elapsed < WARMUP_UNDER_S:
+            continue
+        times.append(elapsed)
+        if len(times) == repeat:
+            break
     return statistics.median(times), result
+
+
+def call_n(f, n: int) -> list:
+    return [f() for _ in range(n)]
 
 
 def fmt_rate(x: float) -> str:
@@ -110,7 +129,24 @@ def emit(title: str, table: str, notes: str = "") -> None:
 
 def make_vocab(rng: np.random.Generator, n: int) -> list[str]:
     """Pseudo-words from syllables: seeded, no external word lists."""
-    syl = ["ka", "lo", "mi", "ren", "to", "sa", "vel", "qu", "ar", "in", "dor", "e", "ly", "zu", "pha", "nox"]
+    syl = [
+        "ka",
+        "lo",
+        "mi",
+        "ren",
+        "to",
+        "sa",
+        "vel",
+        "qu",
+        "ar",
+        "in",
+        "dor",
+        "e",
+        "ly",
+        "zu",
+        "pha",
+        "nox",
+    ]
     words = set()
     while len(words) < n:
         k = int(rng.integers(1, 4))
@@ -123,6 +159,7 @@ def make_vocab(rng: np.random.Generator, n: int) -> list[str]:
 
 # --------------------------------------------------------------------------- a. loading
 
+
 def make_source(n: int, seed: int) -> pa.Table:
     """The rows to load, built vectorised, as seedgen would hold them (an Arrow table)."""
     rng = np.random.default_rng(seed)
@@ -130,16 +167,27 @@ def make_source(n: int, seed: int) -> pa.Table:
     raw = bytearray(rng.bytes(16 * n))
     ids = [str(uuid.UUID(bytes=bytes(raw[i : i + 16]), version=4)) for i in range(0, 16 * n, 16)]
     name_words = vocab.take(pa.array(rng.integers(0, len(vocab), n)))
-    names = pc.binary_join_element_wise(name_words, pc.cast(pa.array(rng.integers(0, 10_000, n)), pa.string()), "_")
+    names = pc.binary_join_element_wise(
+        name_words, pc.cast(pa.array(rng.integers(0, 10_000, n)), pa.string()), "_"
+    )
     nwords = 15
     offsets = pa.array(np.arange(0, (n + 1) * nwords, nwords, dtype=np.int32))
     words = vocab.take(pa.array(rng.integers(0, len(vocab), n * nwords)))
-    body = pc.utf8_slice_codeunits(pc.binary_join(pa.ListArray.from_arrays(offsets, words), " "), 0, 100)
+    body = pc.utf8_slice_codeunits(
+        pc.binary_join(pa.ListArray.from_arrays(offsets, words), " "), 0, 100
+    )
     secs = rng.integers(0, TS_SPAN_S, n)
-    created = pa.array((np.datetime64(TS_START, "s") + secs.astype("timedelta64[s]")).astype("datetime64[us]"))
+    created = pa.array(
+        (np.datetime64(TS_START, "s") + secs.astype("timedelta64[s]")).astype("datetime64[us]")
+    )
     tags = vocab.take(pa.array(rng.integers(4, len(vocab), n)))  # skip the quoting specials
     attrs = pc.binary_join_element_wise(
-        '{"tag": "', tags, '", "level": ', pc.cast(pa.array(rng.integers(0, 100, n)), pa.string()), "}", ""
+        '{"tag": "',
+        tags,
+        '", "level": ',
+        pc.cast(pa.array(rng.integers(0, 100, n)), pa.string()),
+        "}",
+        "",
     )
     return pa.table(
         {
@@ -181,7 +229,7 @@ def to_tuples(table: pa.Table, uuid_objects: bool = False) -> list[tuple]:
     cols = [c.to_pylist() for c in table.columns]
     if uuid_objects:
         cols[1] = [uuid.UUID(u) for u in cols[1]]
-    return list(zip(*cols))
+    return list(zip(*cols, strict=True))
 
 
 def to_orm_dicts(table: pa.Table) -> list[dict]:
@@ -206,14 +254,17 @@ def section_loading(args, target: str, results: dict) -> None:
         from sqlalchemy.pool import NullPool
 
         Base, LoadRow = build_model()
-        engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(target), poolclass=NullPool)
+        engine = sa.create_engine(
+            "postgresql+psycopg://", creator=lambda: psycopg.connect(target), poolclass=NullPool
+        )
         Base.metadata.create_all(engine)
     else:
         with psycopg.connect(target, autocommit=True) as conn:
             conn.execute(
                 sql.SQL(
-                    "CREATE TABLE {} (id int PRIMARY KEY, uid uuid NOT NULL, name varchar(50) NOT NULL, "
-                    "body text NOT NULL, created_at timestamp NOT NULL, active boolean NOT NULL, "
+                    "CREATE TABLE {} (id int PRIMARY KEY, uid uuid NOT NULL, "
+                    "name varchar(50) NOT NULL, body text NOT NULL, created_at timestamp NOT NULL, "
+                    "active boolean NOT NULL, "
                     "attrs jsonb NOT NULL, score double precision NOT NULL)"
                 ).format(ident_table)
             )
@@ -221,15 +272,15 @@ def section_loading(args, target: str, results: dict) -> None:
     def truncate():
         with psycopg.connect(target, autocommit=True) as conn:
             conn.execute(sql.SQL("TRUNCATE {}").format(ident_table))
-            try:
+            with contextlib.suppress(psycopg.Error):
                 conn.execute("CHECKPOINT")
-            except psycopg.Error:
-                pass
 
     def verify():
         with psycopg.connect(target) as conn:
             cnt, digest = conn.execute(
-                sql.SQL("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY id)) FROM {} AS t").format(ident_table)
+                sql.SQL(
+                    "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY id)) FROM {} AS t"
+                ).format(ident_table)
             ).fetchone()
         return cnt, digest
 
@@ -248,17 +299,20 @@ def section_loading(args, target: str, results: dict) -> None:
                 s.bulk_insert_mappings(LoadRow, rows)
                 s.commit()
 
-        methods.append(("SQLAlchemy 2 ORM `session.execute(insert(Model), dicts)`", to_orm_dicts, sa_insert))
-        methods.append(("SQLAlchemy legacy `session.bulk_insert_mappings`", to_orm_dicts, sa_bulk_mappings))
+        methods.append(
+            ("SQLAlchemy 2 ORM `session.execute(insert(Model), dicts)`", to_orm_dicts, sa_insert)
+        )
+        methods.append(
+            ("SQLAlchemy legacy `session.bulk_insert_mappings`", to_orm_dicts, sa_bulk_mappings)
+        )
 
     insert_stmt = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
         ident_table, col_list, sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS))
     )
 
     def pg_executemany(rows):
-        with psycopg.connect(target) as conn:
-            with conn.cursor() as cur:
-                cur.executemany(insert_stmt, rows)
+        with psycopg.connect(target) as conn, conn.cursor() as cur:
+            cur.executemany(insert_stmt, rows)
 
     methods.append(("psycopg 3 `cursor.executemany` (pipelined)", to_tuples, pg_executemany))
 
@@ -267,14 +321,15 @@ def section_loading(args, target: str, results: dict) -> None:
     csv_opts = pacsv.WriteOptions(include_header=False, batch_size=args.batch)
 
     def pg_copy_csv(tbl):
-        with psycopg.connect(target) as conn:
-            with conn.cursor() as cur, cur.copy(copy_csv) as cp:
-                for batch in tbl.to_batches(max_chunksize=args.batch):
-                    sink = pa.BufferOutputStream()
-                    pacsv.write_csv(batch, sink, csv_opts)
-                    cp.write(memoryview(sink.getvalue()))
+        with psycopg.connect(target) as conn, conn.cursor() as cur, cur.copy(copy_csv) as cp:
+            for batch in tbl.to_batches(max_chunksize=args.batch):
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(batch, sink, csv_opts)
+                cp.write(memoryview(sink.getvalue()))
 
-    methods.append(("psycopg 3 COPY CSV, bytes from `pyarrow.csv.write_csv` per batch", None, pg_copy_csv))
+    methods.append(
+        ("psycopg 3 COPY CSV, bytes from `pyarrow.csv.write_csv` per batch", None, pg_copy_csv)
+    )
 
     def pg_copy_binary(rows):
         with psycopg.connect(target) as conn:
@@ -285,7 +340,11 @@ def section_loading(args, target: str, results: dict) -> None:
                     cp.write_row(row)
 
     methods.append(
-        ("psycopg 3 COPY binary, `write_row` per row", lambda t: to_tuples(t, uuid_objects=True), pg_copy_binary)
+        (
+            "psycopg 3 COPY binary, `write_row` per row",
+            lambda t: to_tuples(t, uuid_objects=True),
+            pg_copy_binary,
+        )
     )
 
     asyncpg = _optional("asyncpg")
@@ -305,32 +364,42 @@ def section_loading(args, target: str, results: dict) -> None:
             finally:
                 await conn.close()
 
-        methods.append(("asyncpg `copy_records_to_table`", to_tuples, lambda rows: asyncio.run(_apg(rows))))
+        methods.append(
+            ("asyncpg `copy_records_to_table`", to_tuples, lambda rows: asyncio.run(_apg(rows)))
+        )
 
     psql = shutil.which("psql")
     tmpdir = tempfile.mkdtemp(prefix="landscape_")
     csv_path = os.path.join(tmpdir, "rows.csv")
     if psql:
         with psycopg.connect(target) as conn:
-            copy_cmd = "\\copy {} ({}) FROM {} WITH (FORMAT csv)".format(
-                ident_table.as_string(conn), col_list.as_string(conn), sql.Literal(csv_path).as_string(conn)
+            target_sql = sql.SQL("{} ({}) FROM {}").format(
+                ident_table, col_list, sql.Literal(csv_path)
             )
+            copy_cmd = f"\\copy {target_sql.as_string(conn)} WITH (FORMAT csv)"
 
         def write_csv_file(tbl):
             pacsv.write_csv(tbl, csv_path, csv_opts)
             return csv_path
 
         def psql_copy(_path):
-            subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target, "-c", copy_cmd], check=True)
+            subprocess.run(
+                [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target, "-c", copy_cmd],
+                check=True,
+            )
 
-        methods.append(("`psql \\copy` of a CSV file (file written beforehand)", write_csv_file, psql_copy))
+        methods.append(
+            ("`psql \\copy` of a CSV file (file written beforehand)", write_csv_file, psql_copy)
+        )
     else:
         print("[skip] psql not on PATH", file=sys.stderr)
 
     # The server reading the file itself: no client in the loop at all. Needs superuser (or
     # pg_read_server_files) and a server on this machine; skipped when either is missing.
     os.chmod(tmpdir, 0o755)
-    server_copy = sql.SQL("COPY {} ({}) FROM {} (FORMAT csv)").format(ident_table, col_list, sql.Literal(csv_path))
+    server_copy = sql.SQL("COPY {} ({}) FROM {} (FORMAT csv)").format(
+        ident_table, col_list, sql.Literal(csv_path)
+    )
 
     def write_csv_file_shared(tbl):
         pacsv.write_csv(tbl, csv_path, csv_opts)
@@ -342,25 +411,26 @@ def section_loading(args, target: str, results: dict) -> None:
             conn.execute(server_copy)
 
     methods.append(
-        ("server-side `COPY ... FROM 'file'` (server reads the CSV itself: the physical limit)",
+        ("server-side `COPY ... FROM 'file'` (no client at all: the floor for CSV input)",
          write_csv_file_shared, server_file_copy)
     )  # fmt: skip
 
     rows_out = []
-    digests = {}
     try:
         for label, prep, load in methods:
             print(f"[a] {label} ...", file=sys.stderr)
-            prep_s, prepared = bench(lambda: prep(source), repeat) if prep else (0.0, source)
+            if prep is None:
+                prep_s, prepared = 0.0, source
+            else:
+                prep_s, prepared = bench(partial(prep, source), repeat)
             try:
-                load_s, _ = bench(lambda: load(prepared), repeat, before=truncate)
+                load_s, _ = bench(partial(load, prepared), repeat, before=truncate)
             except Exception as exc:  # noqa: BLE001 - report, keep going
                 rows_out.append((label, f"failed: {exc.__class__.__name__}", "", "", "", "", ""))
                 continue
             finally:
-                del prepared
+                prepared = None  # free the Python copies before the next method
             cnt, digest = verify()
-            digests[label] = digest
             rows_out.append([label, load_s, prep_s, cnt, digest])
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -391,10 +461,17 @@ def section_loading(args, target: str, results: dict) -> None:
             )
         )
         results.setdefault("loading", []).append(
-            {"method": label, "load_s": load_s, "prep_s": prep_s, "rows": n, "identical": same == "yes"}
+            {
+                "method": label,
+                "load_s": load_s,
+                "prep_s": prep_s,
+                "rows": n,
+                "identical": same == "yes",
+            }
         )
     emit(
-        f"a. Bulk loading {n:,} rows (8 columns, PK only, TRUNCATE + CHECKPOINT between runs; median of {repeat})",
+        f"a. Bulk loading {n:,} rows (8 columns, PK only, TRUNCATE + CHECKPOINT between runs; "
+        f"median of {repeat})",
         md_table(
             [
                 "method",
@@ -407,14 +484,16 @@ def section_loading(args, target: str, results: dict) -> None:
             ],
             table_rows,
         ),
-        "load = the loader call alone (connect + send + commit) on input already in the form it wants; "
-        "prep = turning the Arrow table seedgen holds into that form (dicts with UUID/dict objects, tuples, "
-        "or a CSV file for psql); the COPY CSV row streams straight from Arrow batches so its prep is 0. "
-        "'same data' compares md5(string_agg(row::text ORDER BY id)) with the COPY CSV load.",
+        "load = the loader call alone (connect + send + commit) on input already in the form "
+        "it wants; prep = turning the Arrow table seedgen holds into that form (dicts with "
+        "UUID/dict objects, tuples, or a CSV file for psql and the server); the COPY CSV row "
+        "streams straight from Arrow batches so its prep is 0. 'same data' compares "
+        "md5(string_agg(row::text ORDER BY id)) with the COPY CSV load.",
     )
 
 
 # --------------------------------------------------------------------------- b. fields
+
 
 def section_fields(args, results: dict) -> None:
     repeat = args.repeat
@@ -429,8 +508,15 @@ def section_fields(args, results: dict) -> None:
         fake.seed_instance(args.seed)
         for meth in ("user_name", "email"):
             f = getattr(fake, meth)
-            t, _ = bench(lambda: [f() for _ in range(per_row_n)], repeat)
-            rows.append((f"Faker `fake.{meth}()` per row", f"{per_row_n:,}", f"{t:.2f}", fmt_rate(per_row_n / t)))
+            t, _ = bench(partial(call_n, f, per_row_n), repeat)
+            rows.append(
+                (
+                    f"Faker `fake.{meth}()` per row",
+                    f"{per_row_n:,}",
+                    f"{t:.2f}",
+                    fmt_rate(per_row_n / t),
+                )
+            )
 
         def pool_arrow():
             pool = pa.array([fake.user_name() for _ in range(pool_n)])
@@ -446,7 +532,8 @@ def section_fields(args, results: dict) -> None:
         assert len(out) == sample_n
         rows.append(
             (
-                f"Faker pool of {pool_n:,} `user_name` (built each run) + numpy indices → `pyarrow.take`",
+                f"Faker pool of {pool_n:,} `user_name` (built each run) + numpy indices "
+                "→ `pyarrow.take`",
                 f"{sample_n:,}",
                 f"{t:.2f}",
                 fmt_rate(sample_n / t),
@@ -471,16 +558,27 @@ def section_fields(args, results: dict) -> None:
         person = Person(Locale.EN, seed=args.seed)
         for meth in ("username", "email"):
             f = getattr(person, meth)
-            t, _ = bench(lambda: [f() for _ in range(per_row_n)], repeat)
-            rows.append((f"mimesis `Person.{meth}()` per row", f"{per_row_n:,}", f"{t:.2f}", fmt_rate(per_row_n / t)))
+            t, _ = bench(partial(call_n, f, per_row_n), repeat)
+            rows.append(
+                (
+                    f"mimesis `Person.{meth}()` per row",
+                    f"{per_row_n:,}",
+                    f"{t:.2f}",
+                    fmt_rate(per_row_n / t),
+                )
+            )
     else:
         rows.append(("mimesis", "-", "-", "not installed"))
 
     results["fields"] = rows
-    emit(f"b. Field generation (median of {repeat})", md_table(["method", "values", "seconds", "values/s"], rows))
+    emit(
+        f"b. Field generation (median of {repeat})",
+        md_table(["method", "values", "seconds", "values/s"], rows),
+    )
 
 
 # --------------------------------------------------------------------------- c. prompts
+
 
 def section_prompts(args, results: dict) -> None:
     repeat = args.repeat
@@ -488,7 +586,9 @@ def section_prompts(args, results: dict) -> None:
     rng0 = np.random.default_rng(args.seed)
     vocab = make_vocab(rng0, 800)[4:]
     # 500 two-word "specific" phrases
-    phrases = sorted({f"{vocab[a]} {vocab[b]}" for a, b in rng0.integers(0, len(vocab), (600, 2))})[:500]
+    phrases = sorted({f"{vocab[a]} {vocab[b]}" for a, b in rng0.integers(0, len(vocab), (600, 2))})[
+        :500
+    ]
     lo, hi = 4, 30
     rows = []
 
@@ -507,7 +607,14 @@ def section_prompts(args, results: dict) -> None:
             return out
 
         t, out = bench(jinja_per_row, repeat)
-        rows.append(("Jinja2 template (compiled once) `render()` per row", f"{n:,}", f"{t:.2f}", fmt_rate(n / t)))
+        rows.append(
+            (
+                "Jinja2 template (compiled once) `render()` per row",
+                f"{n:,}",
+                f"{t:.2f}",
+                fmt_rate(n / t),
+            )
+        )
     else:
         rows.append(("Jinja2", "-", "-", "not installed"))
 
@@ -524,7 +631,9 @@ def section_prompts(args, results: dict) -> None:
 
         t, out = bench(tracery_per_row, repeat)
         assert all(lo <= o.count(", ") + 1 <= hi for o in out[:1000])
-        rows.append(("tracery grammar `flatten()` per row", f"{tn:,}", f"{t:.2f}", fmt_rate(tn / t)))
+        rows.append(
+            ("tracery grammar `flatten()` per row", f"{tn:,}", f"{t:.2f}", fmt_rate(tn / t))
+        )
     else:
         rows.append(("tracery", "-", "-", "not installed"))
 
@@ -552,13 +661,16 @@ def section_prompts(args, results: dict) -> None:
 
     if jinja2 is not None:
         frame_tmpl = jinja2.Environment(autoescape=False).from_string(
-            "{% for s in styles %}{% for m in media %}{{ s }} {{ m }} of{{ '\\n' }}{% endfor %}{% endfor %}"
+            "{% for s in styles %}{% for m in media %}"
+            "{{ s }} {{ m }} of{{ '\\n' }}"
+            "{% endfor %}{% endfor %}"
         )
 
         def jinja_frames_vectorised():
             frames = pa.array(
                 frame_tmpl.render(
-                    styles=["anime", "illustration", "photorealistic"], media=["portrait", "scene", "poster", "sketch"]
+                    styles=["anime", "illustration", "photorealistic"],
+                    media=["portrait", "scene", "poster", "sketch"],
                 ).splitlines()
             )
             rng = np.random.default_rng(args.seed)
@@ -578,12 +690,14 @@ def section_prompts(args, results: dict) -> None:
 
     results["prompts"] = rows
     emit(
-        f"c. Prompt composition, {lo}–{hi} phrases from a pool of {len(phrases)} (median of {repeat})",
+        f"c. Prompt composition, {lo}–{hi} phrases from a pool of {len(phrases)} "
+        f"(median of {repeat})",
         md_table(["method", "prompts", "seconds", "prompts/s"], rows),
     )
 
 
 # --------------------------------------------------------------------------- d. factories
+
 
 def introspect_generate(model, n: int, seed: int) -> pa.Table:
     """Direct SQLAlchemy introspection: one vectorised generator per column type."""
@@ -601,16 +715,25 @@ def introspect_generate(model, n: int, seed: int) -> pa.Table:
             b = rng.integers(0, 256, (n, 16), dtype=np.uint8)
             b[:, 6] = (b[:, 6] & 0x0F) | 0x40
             b[:, 8] = (b[:, 8] & 0x3F) | 0x80
-            cols[col.name] = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(b.tobytes())])
+            cols[col.name] = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(16), n, [None, pa.py_buffer(b.tobytes())]
+            )
         elif isinstance(ty, (String, Text)) and not isinstance(ty, JSONB):
             k = 15
             offs = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
-            s = pc.binary_join(pa.ListArray.from_arrays(offs, vocab.take(pa.array(rng.integers(0, len(vocab), n * k)))), " ")
+            s = pc.binary_join(
+                pa.ListArray.from_arrays(
+                    offs, vocab.take(pa.array(rng.integers(0, len(vocab), n * k)))
+                ),
+                " ",
+            )
             limit = getattr(ty, "length", None) or 100
             cols[col.name] = pc.utf8_slice_codeunits(s, 0, limit)
         elif isinstance(ty, DateTime):
             secs = rng.integers(0, TS_SPAN_S, n).astype("timedelta64[s]")
-            cols[col.name] = pa.array((np.datetime64(TS_START, "s") + secs).astype("datetime64[us]"))
+            cols[col.name] = pa.array(
+                (np.datetime64(TS_START, "s") + secs).astype("datetime64[us]")
+            )
         elif isinstance(ty, Boolean):
             cols[col.name] = pa.array(rng.random(n) < 0.99)
         elif isinstance(ty, JSONB):
@@ -647,7 +770,9 @@ def section_factories(args, results: dict) -> None:
             uid = factory.LazyFunction(uuid.uuid4)
             name = factory.Faker("user_name")
             body = factory.Faker("text", max_nb_chars=100)
-            created_at = factory.Faker("date_time_between", start_date=TS_START, end_date=TS_START + dt.timedelta(days=143))
+            created_at = factory.Faker(
+                "date_time_between", start_date=TS_START, end_date=TS_START + dt.timedelta(days=143)
+            )
             active = factory.Faker("pybool")
             attrs = factory.LazyFunction(lambda: {"level": random.randint(0, 99)})
             score = factory.Faker("pyfloat", min_value=0, max_value=1)
@@ -657,7 +782,13 @@ def section_factories(args, results: dict) -> None:
         factory_random.reseed_random(args.seed)
         t, out = bench(lambda: RowFactory.build_batch(n), repeat)
         assert len(out) == n and isinstance(out[0], LoadRow)
-        rows.append((f"factory_boy `SQLAlchemyModelFactory.build_batch({n:,})` (Faker fields)", f"{t:.2f}", fmt_rate(n / t)))
+        rows.append(
+            (
+                f"factory_boy `SQLAlchemyModelFactory.build_batch({n:,})` (Faker fields)",
+                f"{t:.2f}",
+                fmt_rate(n / t),
+            )
+        )
     else:
         rows.append(("factory_boy", "not installed", ""))
 
@@ -678,35 +809,64 @@ def section_factories(args, results: dict) -> None:
 
     t, out = bench(lambda: introspect_generate(LoadRow, n, args.seed), repeat)
     assert out.num_rows == n
-    rows.append((f"direct introspection of `Model.__table__.columns` → Arrow table of {n:,}", f"{t:.3f}", fmt_rate(n / t)))
+    rows.append(
+        (
+            f"direct introspection of `Model.__table__.columns` → Arrow table of {n:,}",
+            f"{t:.3f}",
+            fmt_rate(n / t),
+        )
+    )
     big = n * 20
     t, out = bench(lambda: introspect_generate(LoadRow, big, args.seed), repeat)
-    rows.append((f"direct introspection, {big:,} rows (per-{n:,} time shown)", f"{t / 20:.3f}", fmt_rate(big / t)))
+    rows.append(
+        (
+            f"direct introspection, {big:,} rows (per-{n:,} time shown)",
+            f"{t / 20:.3f}",
+            fmt_rate(big / t),
+        )
+    )
 
     results["factories"] = rows
     emit(
         f"d. Building {n:,} rows for the 8-column model (median of {repeat})",
         md_table(["method", f"seconds per {n:,}", "rows/s"], rows),
-        "Factories build ORM instances in memory (no INSERT); the introspection path builds an Arrow table "
-        "ready for COPY, so it also skips section a's per-row prep.",
+        "Factories build ORM instances in memory (no INSERT); the introspection path builds an "
+        "Arrow table ready for COPY, so it also skips section a's per-row prep.",
     )
 
 
 # --------------------------------------------------------------------------- e. concurrency
 
-def shard_task(spec: tuple[int, int, str]) -> int:
-    """A seedgen-like shard: small Python pool, numpy sampling, pyarrow assembly, CSV file."""
-    shard, n, outdir = spec
+
+def shard_task(spec: tuple[int, int, str, int]) -> int:
+    """A seedgen-like shard: a pool filled in Python, numpy sampling, pyarrow assembly, CSV file.
+
+    faker_pool > 0 fills that many pool values with Faker (GIL-bound Python, as seedgen's
+    per-shard pools are); 0 uses a tiny pure-Python pool so nearly all work is numpy/pyarrow.
+    """
+    shard, n, outdir, faker_pool = spec
     rng = np.random.default_rng(1000 + shard)
-    r = random.Random(shard)
-    pool = pa.array(["".join(r.choice("abcdefghijklmnop") for _ in range(8)) for _ in range(2000)])
+    if faker_pool:
+        from faker import Faker
+
+        fake = Faker("en_US")
+        fake.seed_instance(shard)
+        pool = pa.array([fake.user_name() for _ in range(faker_pool)])
+    else:
+        r = random.Random(shard)
+        pool = pa.array(
+            ["".join(r.choice("abcdefghijklmnop") for _ in range(8)) for _ in range(2000)]
+        )
+    m = len(pool)
     k = 12
     offs = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
-    text = pc.binary_join(pa.ListArray.from_arrays(offs, pool.take(pa.array(rng.integers(0, 2000, n * k)))), ", ")
+    text = pc.binary_join(
+        pa.ListArray.from_arrays(offs, pool.take(pa.array(rng.integers(0, m, n * k)))), ", "
+    )
     tbl = pa.table(
         {
             "id": pa.array(np.arange(n, dtype=np.int64) + shard * n),
-            "name": pool.take(pa.array(rng.integers(0, 2000, n))),
+            "name": pool.take(pa.array(rng.integers(0, m, n))),
             "text": text,
             "score": pa.array(np.round(rng.random(n), 2)),
             "ts": pa.array(rng.integers(0, TS_SPAN_S, n).astype("datetime64[s]")),
@@ -716,44 +876,66 @@ def shard_task(spec: tuple[int, int, str]) -> int:
     return tbl.num_rows
 
 
+def run_serial(specs) -> list[int]:
+    return [shard_task(s) for s in specs]
+
+
+def run_pool(ex, specs) -> list[int]:
+    return list(ex.map(shard_task, specs))
+
+
+def run_cold_processes(workers: int, specs) -> list[int]:
+    with ProcessPoolExecutor(workers) as ex:
+        return list(ex.map(shard_task, specs))
+
+
 def section_concurrency(args, results: dict) -> None:
     repeat = args.repeat
     shards, per = 4, args.shard_rows
     workers = os.cpu_count() or 2
     tmpdir = tempfile.mkdtemp(prefix="landscape_shards_")
-    specs = [(i, per, tmpdir) for i in range(shards)]
+    variants = [("numpy/pyarrow only", 0)]
+    if _optional("faker") is not None:
+        variants.append(
+            (f"+ {args.shard_faker_pool:,} Faker values per shard", args.shard_faker_pool)
+        )
     rows = []
     try:
-        t_serial, out = bench(lambda: [shard_task(s) for s in specs], repeat)
-        assert sum(out) == shards * per
-        rows.append(("serial", f"{t_serial:.2f}", "1.00x"))
-        with ThreadPoolExecutor(workers) as ex:
-            t, _ = bench(lambda: list(ex.map(shard_task, specs)), repeat)
-        rows.append((f"ThreadPoolExecutor({workers})", f"{t:.2f}", f"{t_serial / t:.2f}x"))
-        with ProcessPoolExecutor(workers) as ex:
-            list(ex.map(shard_task, [(0, 10, tmpdir)] * workers))  # warm the workers
-            t, _ = bench(lambda: list(ex.map(shard_task, specs)), repeat)
-        rows.append((f"ProcessPoolExecutor({workers}) (warm pool)", f"{t:.2f}", f"{t_serial / t:.2f}x"))
+        for vlabel, fpool in variants:
+            specs = [(i, per, tmpdir, fpool) for i in range(shards)]
+            t_serial, out = bench(partial(run_serial, specs), repeat)
+            assert sum(out) == shards * per
+            rows.append((vlabel, "serial", f"{t_serial:.2f}", "1.00x"))
+            with ThreadPoolExecutor(workers) as ex:
+                t, _ = bench(partial(run_pool, ex, specs), repeat)
+            rows.append(
+                (vlabel, f"ThreadPoolExecutor({workers})", f"{t:.2f}", f"{t_serial / t:.2f}x")
+            )
 
-        def cold():
-            with ProcessPoolExecutor(workers) as ex2:
-                return list(ex2.map(shard_task, specs))
-
-        t, _ = bench(cold, repeat)
-        rows.append((f"ProcessPoolExecutor({workers}) incl. pool start", f"{t:.2f}", f"{t_serial / t:.2f}x"))
+            t, _ = bench(partial(run_cold_processes, workers, specs), repeat)
+            rows.append(
+                (
+                    vlabel,
+                    f"ProcessPoolExecutor({workers}), pool start included",
+                    f"{t:.2f}",
+                    f"{t_serial / t:.2f}x",
+                )
+            )
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     results["concurrency"] = rows
     emit(
-        f"e. Concurrency: {shards} shards × {per:,} rows (pool + numpy + pyarrow + CSV file), {workers} CPUs (median of {repeat})",
-        md_table(["executor", "wall seconds", "speed-up vs serial"], rows),
+        f"e. Concurrency: {shards} shards × {per:,} rows (pool + numpy sampling + pyarrow join "
+        f"+ CSV file), {workers} CPUs (median of {repeat})",
+        md_table(["shard work", "executor", "wall seconds", "speed-up vs serial"], rows),
     )
 
 
 # --------------------------------------------------------------------------- f. CLI / config
 
+
 def section_cli(args, results: dict) -> None:
-    repeat = args.repeat
+    repeat = max(args.repeat, 5)  # interpreter start-up is noisy and cheap: take more runs
     py = sys.executable
 
     def run(code):
@@ -782,9 +964,16 @@ def section_cli(args, results: dict) -> None:
             shards: int = pyd.Field(default=4, ge=1)
             formats: list[str] = ["parquet"]
 
-        payload = {"dsn": "postgresql://x@y/z", "rows": 1000, "shards": 8, "formats": ["csv", "parquet"]}
+        payload = {
+            "dsn": "postgresql://x@y/z",
+            "rows": 1000,
+            "shards": 8,
+            "formats": ["csv", "parquet"],
+        }
         t, _ = bench(lambda: [Cfg.model_validate(payload) for _ in range(10_000)], repeat)
-        rows.append(("pydantic `model_validate` of a 4-field config, ×10,000", f"{t * 1000:.0f}", "-"))
+        rows.append(
+            ("pydantic `model_validate` of a 4-field config, ×10,000", f"{t * 1000:.0f}", "-")
+        )
     results["cli"] = rows
     emit(
         f"f. CLI/config start-up cost (fresh interpreter each run, median of {repeat})",
@@ -794,33 +983,60 @@ def section_cli(args, results: dict) -> None:
 
 # --------------------------------------------------------------------------- main
 
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dsn", default="postgresql://root@127.0.0.1:5432/postgres", help="maintenance DB to connect to")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--dsn",
+        default="postgresql://root@127.0.0.1:5432/postgres",
+        help="maintenance DB to connect to",
+    )
     ap.add_argument("--rows", type=int, default=200_000, help="rows to bulk-load (section a)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
-    ap.add_argument("--batch", type=int, default=10_000, help="record-batch size for the COPY CSV stream")
-    ap.add_argument("--field-rows", type=int, default=100_000, help="per-row Faker/mimesis calls (pool samples 10x)")
+    ap.add_argument(
+        "--batch", type=int, default=10_000, help="record-batch size for the COPY CSV stream"
+    )
+    ap.add_argument(
+        "--field-rows",
+        type=int,
+        default=100_000,
+        help="per-row Faker/mimesis calls (pool samples 10x)",
+    )
     ap.add_argument("--prompt-rows", type=int, default=100_000)
     ap.add_argument(
-        "--tracery-rows", type=int, default=20_000, help="tracery is ~30x slower per prompt: its sample is capped"
+        "--tracery-rows",
+        type=int,
+        default=20_000,
+        help="tracery is ~30x slower per prompt: its sample is capped",
     )
     ap.add_argument("--factory-rows", type=int, default=10_000)
     ap.add_argument("--shard-rows", type=int, default=1_000_000)
+    ap.add_argument(
+        "--shard-faker-pool",
+        type=int,
+        default=5_000,
+        help="Faker values per shard, GIL-bound variant",
+    )
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument(
-        "--only", default="abcdef", help="sections to run, e.g. 'ad' (a=loading b=fields c=prompts d=factories e=concurrency f=cli)"
+        "--only",
+        default="abcdef",
+        help="sections to run, e.g. 'ad' "
+        "(a=loading b=fields c=prompts d=factories e=concurrency f=cli)",
     )
     ap.add_argument("--json", help="also write the raw results to this JSON file")
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
+    load_start = os.getloadavg()
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         server = conn.execute("SHOW server_version").fetchone()[0]
     print("## seedgen library landscape — measured\n")
     print(
-        f"Machine: {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}, "
-        f"PostgreSQL {server}.  "
+        f"Machine: {os.cpu_count()} CPUs, {platform.platform()}, "
+        f"Python {platform.python_version()}, PostgreSQL {server}.  "
     )
     libs = [
         "sqlalchemy", "psycopg", "asyncpg", "faker", "mimesis", "jinja2", "tracery",
@@ -836,7 +1052,9 @@ def main(argv=None) -> int:
     need_db = any(s in args.only for s in "a")
     if need_db:
         with psycopg.connect(args.dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
+            )
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
     try:
         if "a" in args.only:
@@ -854,9 +1072,18 @@ def main(argv=None) -> int:
     finally:
         if need_db:
             with psycopg.connect(args.dsn, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(BENCH_DB)
+                    )
+                )
     total = time.perf_counter() - t_start
-    print(f"\nTotal benchmark wall time: {total:.0f} s.")
+    la = os.getloadavg()
+    print(
+        f"\nTotal benchmark wall time: {total:.0f} s. Load average at start {load_start[0]:.2f}, "
+        f"at end {la[0]:.2f} (1 min): other work on this {os.cpu_count()}-CPU machine "
+        "skews every figure."
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"total_s": total, **results}, fh, indent=2, default=str)
