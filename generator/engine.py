@@ -28,7 +28,7 @@ from generator import schema
 from generator.dataset import Dataset, dataset_class
 from generator.plan import Plan, TablePlan, build_table, estimate_bytes, resolve_plan
 from generator.writer import write_shard
-from seedgen.errors import ConfigError, SeedgenError
+from seedgen.errors import ConfigError
 from seedgen.manifest import (
     MANIFEST_VERSION,
     PARTIAL_SUFFIX,
@@ -267,4 +267,4 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
 
 
-__all__ = ["DEFAULT_SETS_DIR", "Request", "SeedgenError", "generate", "load_dataset"]
+__all__ = ["DEFAULT_SETS_DIR", "Request", "generate", "load_dataset"]

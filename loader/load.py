@@ -473,4 +473,4 @@ def _pg_message(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-__all__ = ["LoadOptions", "LoadReport", "SeedgenError", "load_set", "repair"]
+__all__ = ["LoadOptions", "LoadReport", "load_set", "repair"]

@@ -18,6 +18,14 @@ from seedgen import devdb
 
 ADMIN = "121e194b-4caa-4b81-ad4f-86ca3919d5b9"
 SCHEMA_SQL = Path(__file__).parent / "fixtures" / "genonaut_schema.sql"
+GENONAUT_TABLES = (
+    "users",
+    "tags",
+    "content_items",
+    "content_items_auto",
+    "generation_jobs",
+    "content_tags",
+)
 SMALL = {
     "target_rows_users": 60,
     "target_rows_content_items": 400,

@@ -16,6 +16,7 @@ from generator.datasets.genonaut.settings import GenonautSettings
 from generator.engine import Request, load_dataset
 from seedgen.errors import ConfigError, EnvError
 from seedgen.settings import describe_keys, parse_overrides
+from tests.conftest import GENONAUT_TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -190,13 +191,6 @@ def test_terminal_progress_bars(small_set: Path, make_db) -> None:
     finally:
         reporter.close()
     tasks = {t.description: t for t in reporter.progress.tasks}
-    assert set(tasks) == {
-        "users",
-        "tags",
-        "content_items",
-        "content_items_auto",
-        "generation_jobs",
-        "content_tags",
-    }
+    assert set(tasks) == set(GENONAUT_TABLES)
     assert all(t.completed == t.total for t in tasks.values())
     assert all(reporter.bytes[name] > 0 for name in tasks)

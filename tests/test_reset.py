@@ -10,21 +10,13 @@ from loader.load import LoadOptions, load_set
 from loader.reset import reset_set
 from seedgen.errors import SafetyError, SchemaMismatchError
 from seedgen.manifest import read_manifest
-from tests.conftest import fetch, scalar
+from tests.conftest import GENONAUT_TABLES, fetch, scalar
 from tests.test_cli import seedgen
 from tests.test_load_failures import quiet, state
 
 
 def counts(url: str) -> dict[str, int]:
-    tables = [
-        "users",
-        "tags",
-        "content_items",
-        "content_items_auto",
-        "generation_jobs",
-        "content_tags",
-    ]
-    return {t: int(scalar(url, f"SELECT count(*) FROM public.{t}")) for t in tables}
+    return {t: int(scalar(url, f"SELECT count(*) FROM public.{t}")) for t in GENONAUT_TABLES}
 
 
 def test_reset_needs_confirm_and_a_recorded_set(small_set: Path, make_db) -> None:

@@ -337,16 +337,23 @@ class GenonautDataset(Dataset):
             "source_type": pa.array([SOURCES[table][0]] * len(idx), pa.string()),
         }
 
-    def _generation_jobs(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
+    def content_segments(
+        self, idx: NDArray[np.int64]
+    ) -> list[tuple[str, NDArray[np.int64], NDArray[np.int64]]]:
+        """Split driving rows over the two content tables: (table, driving rows, item rows)."""
         n_items = self.n["content_items"]
-        parts = []
+        out = []
         for table, lo, hi in (
             ("content_items", 0, n_items),
             ("content_items_auto", n_items, self.n_content),
         ):
             sel = idx[(idx >= lo) & (idx < hi)]
             if len(sel):
-                parts.append(self._item_jobs(table, sel, sel - lo))
+                out.append((table, sel, sel - lo))
+        return out
+
+    def _generation_jobs(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
+        parts = [self._item_jobs(t, job, item) for t, job, item in self.content_segments(idx)]
         extra = idx[idx >= self.n_content]
         if len(extra):
             parts.append(self._extra_jobs(extra, extra - self.n_content))
@@ -395,15 +402,8 @@ class GenonautDataset(Dataset):
         }
 
     def _content_tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
-        n_items = self.n["content_items"]
         parts = []
-        for table, lo, hi in (
-            ("content_items", 0, n_items),
-            ("content_items_auto", n_items, self.n_content),
-        ):
-            item = idx[(idx >= lo) & (idx < hi)] - lo
-            if not len(item):
-                continue
+        for table, _rows, item in self.content_segments(idx):
             off, tag_idx = self.item_tags(table, item)
             per_item = np.diff(off)
             ids = np.repeat(item + self.id_offset[table], per_item).astype(np.int32)
