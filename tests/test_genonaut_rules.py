@@ -8,7 +8,6 @@ sample size (4 standard deviations), not magic numbers.
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -356,7 +355,3 @@ def test_tags_and_links_match_metadata_both_ways(loaded: dict) -> None:
             diff = sql.SQL("SELECT count(*) FROM (({}) EXCEPT ({})) d").format(a, b)
             assert one(loaded, diff, (source,)) == 0
     assert one(loaded, "SELECT count(DISTINCT content_source) FROM content_tags") == 2
-
-
-def test_prompt_regex_sanity() -> None:
-    assert re.match(UUID4, str(uuid.uuid4()))
