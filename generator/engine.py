@@ -8,6 +8,7 @@ error or Ctrl-C the partial directory is removed and nothing else is touched.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -192,26 +193,25 @@ class _Progress:
 
 
 @lru_cache(maxsize=2)
-def _worker_dataset(name: str, settings_json: str, context_json: str) -> Dataset:
-    import json
-
+def _worker_plan(
+    name: str, settings_json: str, context_json: str
+) -> tuple[Dataset, dict[str, TablePlan]]:
+    """The dataset and its plan, rebuilt once per worker process from plain data."""
     cls = dataset_class(name)
     settings: GenerateSettings = cls.settings_model.model_validate_json(settings_json)
-    return cls(settings, json.loads(context_json))
+    dataset = cls(settings, json.loads(context_json))
+    return dataset, {t.name: t for t in resolve_plan(dataset).tables}
 
 
 def _build_shard(payload: tuple, set_dir: str, job: tuple[str, int, int, int]) -> ShardSpec:
-    """Runs in a worker: rebuild the dataset from plain data, build and write one shard."""
-    import json
-
+    """Runs in a worker: build and write one shard."""
     name, settings, context = payload
-    dataset = _worker_dataset(name, json.dumps(settings), json.dumps(context, sort_keys=True))
+    dataset, plans = _worker_plan(name, json.dumps(settings), json.dumps(context, sort_keys=True))
     table_name, number, start, stop = job
-    table_plan = _table_plan(dataset, table_name)
-    table = build_table(dataset, table_plan, start, stop)
+    table_plan = plans[table_name]
     fmt = dataset.settings.format
     return write_shard(
-        table,
+        build_table(dataset, table_plan, start, stop),
         Path(set_dir),
         shard_relpath(table_name, number, fmt),
         fmt,
@@ -219,14 +219,6 @@ def _build_shard(payload: tuple, set_dir: str, job: tuple[str, int, int, int]) -
         start,
         stop,
     )
-
-
-def _table_plan(dataset: Dataset, name: str) -> TablePlan:
-    plan = getattr(dataset, "_seedgen_plan", None)
-    if plan is None:
-        plan = resolve_plan(dataset)
-        dataset._seedgen_plan = plan  # type: ignore[attr-defined]
-    return next(t for t in plan.tables if t.name == name)
 
 
 def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) -> Manifest:

@@ -149,8 +149,42 @@ def capture(cur: psycopg.Cursor, tables: list[tuple[str, str]]) -> Snapshot:
     snap.indexes = [Index(*row) for row in cur.execute(_INDEXES, params)]
     snap.constraints = [Constraint(*row) for row in cur.execute(_CONSTRAINTS, params)]
     snap.triggers = [Trigger(*row) for row in cur.execute(_TRIGGERS, params)]
-    snap.sequences = [SequenceUse(*row) for row in cur.execute(_SEQUENCES, params)]
+    snap.sequences = sequence_uses(cur, tables, params["oids"])
     return snap
+
+
+def sequence_uses(
+    cur: psycopg.Cursor, tables: list[tuple[str, str]], oids: list[int] | None = None
+) -> list[SequenceUse]:
+    """Every (sequence, table, column) where a column of ``tables`` draws from a sequence."""
+    params = {"oids": table_oids(cur, tables) if oids is None else oids}
+    return [SequenceUse(*row) for row in cur.execute(_SEQUENCES, params)]
+
+
+def column_max(cur: psycopg.Cursor, uses: list[SequenceUse]) -> int | None:
+    """The largest value over the columns of ``uses`` (None if they are all empty)."""
+    maxima = sql.SQL(", ").join(
+        sql.SQL("(SELECT max({})::bigint FROM {})").format(
+            sql.Identifier(u.column), sql.Identifier(u.schema, u.table)
+        )
+        for u in uses
+    )
+    row = cur.execute(sql.SQL("SELECT GREATEST({})").format(maxima)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def sequence_state(cur: psycopg.Cursor, schema: str, name: str) -> tuple[int, bool]:
+    row = cur.execute(
+        sql.SQL("SELECT last_value, is_called FROM {}").format(sql.Identifier(schema, name))
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), bool(row[1])
+
+
+def next_value(cur: psycopg.Cursor, schema: str, name: str) -> int:
+    """What ``nextval`` would return, without consuming it."""
+    last, called = sequence_state(cur, schema, name)
+    return last + 1 if called else last
 
 
 def drop_statements(snap: Snapshot) -> list[sql.Composable]:
@@ -174,49 +208,32 @@ def drop_statements(snap: Snapshot) -> list[sql.Composable]:
 
 
 def rebuild_statements(snap: Snapshot) -> list[sql.Composable]:
-    """Indexes, unique/exclusion constraints, FKs, then triggers back to their enable mode."""
+    """What restoring ``snap`` runs (``loader.restore`` executes the same statements)."""
     out: list[sql.Composable] = [sql.SQL(idx.definition) for idx in snap.indexes]
-    for con in sorted(snap.constraints, key=lambda c: c.kind == "f"):
-        out.append(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                sql.Identifier(con.schema, con.table),
-                sql.Identifier(con.name),
-                sql.SQL(con.definition),
-            )
-        )
-    for trg in snap.triggers:
-        out.append(
-            sql.SQL("ALTER TABLE {} {} {}").format(
-                sql.Identifier(trg.schema, trg.table),
-                sql.SQL(_ENABLE[trg.enabled]),
-                sql.Identifier(trg.name),
-            )
-        )
+    out += [
+        add_constraint_statement(c) for c in sorted(snap.constraints, key=lambda c: c.kind == "f")
+    ]
+    out += [enable_statement(trg) for trg in snap.triggers]
     return out
 
 
-def reset_sequences(cur: psycopg.Cursor, snap: Snapshot) -> list[tuple[str, int]]:
-    """Move each used sequence past the largest loaded key (never backwards)."""
+def reset_sequences(cur: psycopg.Cursor, uses: list[SequenceUse]) -> list[tuple[str, int]]:
+    """Move each used sequence to the largest loaded key (nextval is then above it)."""
     by_seq: dict[tuple[str, str], list[SequenceUse]] = {}
-    for use in snap.sequences:
+    for use in uses:
         by_seq.setdefault((use.seq_schema, use.seq_name), []).append(use)
     done = []
-    for seq, uses in by_seq.items():
-        maxima = sql.SQL(", ").join(
-            sql.SQL("(SELECT max({})::bigint FROM {})").format(
-                sql.Identifier(u.column), sql.Identifier(u.schema, u.table)
-            )
-            for u in uses
-        )
-        top = cur.execute(sql.SQL("SELECT GREATEST({})").format(maxima)).fetchone()
-        if not top or top[0] is None:
+    for seq, seq_uses in by_seq.items():
+        top = column_max(cur, seq_uses)
+        if top is None:
             continue
-        ident = sql.Identifier(*seq)
-        last, called = cur.execute(
-            sql.SQL("SELECT last_value, is_called FROM {}").format(ident)
-        ).fetchone()
-        target = max(int(top[0]), int(last) if called else 0)
-        cur.execute("SELECT setval(%s::regclass, %s, true)", (ident.as_string(cur), target))
+        last, called = sequence_state(cur, *seq)
+        # A sequence never used yet (e.g. START 3000000) is set to the loaded maximum, as the
+        # reference asks; one that has handed out values never moves backwards.
+        target = max(top, last) if called else top
+        cur.execute(
+            "SELECT setval(%s::regclass, %s, true)", (sql.Identifier(*seq).as_string(cur), target)
+        )
         done.append((".".join(seq), target))
     return done
 

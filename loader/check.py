@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from loader import catalog, ledger
+from loader.session import connect, pg_message
 from loader.target import parse_target
 from seedgen.errors import LoadError
 from seedgen.manifest import Manifest, manifest_checksum, read_manifest
@@ -58,7 +59,7 @@ def verify_database(
     manifest = read_manifest(set_dir)
     report = VerifyReport()
     try:
-        with psycopg.connect(target.conninfo, connect_timeout=10) as conn:
+        with connect(target) as conn:
             cur = conn.cursor()
             tables = [t.qualified for t in manifest.tables]
             _counts(cur, manifest, report)
@@ -66,9 +67,8 @@ def verify_database(
             snap = catalog.capture(cur, tables)
             _sequences(cur, snap, report)
             _objects(cur, manifest, snap, report, echo)
-            conn.rollback()
     except psycopg.Error as exc:
-        raise LoadError(f"cannot verify {target}: {str(exc).strip().splitlines()[0]}") from None
+        raise LoadError(f"cannot verify {target}: {pg_message(exc)}") from None
     for problem in report.problems:
         echo.summary(f"FAIL {problem}")
     echo.summary(f"verify: {report.checks - len(report.problems)}/{report.checks} checks passed")
@@ -105,22 +105,13 @@ def _orphans(cur: psycopg.Cursor, tables: list[tuple[str, str]], report: VerifyR
 
 def _sequences(cur: psycopg.Cursor, snap: catalog.Snapshot, report: VerifyReport) -> None:
     for use in snap.sequences:
-        top = cur.execute(
-            sql.SQL("SELECT max({})::bigint FROM {}").format(
-                sql.Identifier(use.column), sql.Identifier(use.schema, use.table)
-            )
-        ).fetchone()[0]
+        top = catalog.column_max(cur, [use])
         if top is None:
             continue
-        last, called = cur.execute(
-            sql.SQL("SELECT last_value, is_called FROM {}").format(
-                sql.Identifier(use.seq_schema, use.seq_name)
-            )
-        ).fetchone()
-        next_value = last + 1 if called else last
+        upcoming = catalog.next_value(cur, use.seq_schema, use.seq_name)
         report.check(
-            next_value > top,
-            f"sequence {use.seq_schema}.{use.seq_name} would hand out {next_value}, but "
+            upcoming > top,
+            f"sequence {use.seq_schema}.{use.seq_name} would hand out {upcoming}, but "
             f"{use.table}.{use.column} already holds {top}",
         )
 

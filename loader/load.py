@@ -17,6 +17,7 @@ interrupted (Ctrl-C), the ledger has what ``seedgen load SET --resume`` needs to
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-import psycopg.conninfo
 from psycopg import sql
 
 from loader import catalog, faults, ledger
 from loader.copy import copy_shard
 from loader.pool import Pool, Task
 from loader.restore import restore, serial
+from loader.session import connect, create_database, lock, pg_message
 from loader.target import Target, parse_target
 from loader.verify import non_empty_tables, verify_live, verify_set
 from seedgen.errors import LoadError, SchemaMismatchError, SeedgenError
@@ -38,7 +39,6 @@ from seedgen.manifest import Manifest, ShardSpec, TableSpec, manifest_checksum
 from seedgen.progress import Reporter, as_reporter
 
 Echo = Reporter | Callable[[str], None]
-LOCK_KEY = "seedgen.load"
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def load_set(
     )
     report = LoadReport(rows={t.name: 0 for t in manifest.tables})
     started = time.monotonic()
-    if options.create_database and not options.dry_run:
-        _create_database(target, echo)
+    if options.create_database and not options.dry_run and create_database(target):
+        echo(f"created database {target.dbname}")
     if options.force and not options.dry_run and _loaded_here(target, manifest):
         from loader.reset import reset_set
 
@@ -95,21 +95,21 @@ def load_set(
             echo=echo,
         )
     try:
-        with _connect(target) as ctl:
-            _lock(ctl)
+        with connect(target) as ctl:
+            lock(ctl)
             _Load(ctl, target, set_dir, manifest, options, report, echo).run()
     except BaseException as exc:
         report.elapsed = time.monotonic() - started
         _summary(report, echo, failed=True)
         if report.rolled_back:
-            what = exc.message if isinstance(exc, SeedgenError) else _pg_message(exc)
+            what = exc.message if isinstance(exc, SeedgenError) else pg_message(exc)
             raise LoadError(
                 f"load failed: {what}; rolled back, the database is as it was before the load",
                 hint="fix the cause and run the same command again",
             ) from None
         if isinstance(exc, psycopg.Error):
             raise LoadError(
-                f"load failed: {_pg_message(exc)}",
+                f"load failed: {pg_message(exc)}",
                 hint="see the lines above for the database's state",
             ) from None
         raise
@@ -235,7 +235,7 @@ class _Load:
             "maintenance_work_mem": self.options.maintenance_work_mem,
             "work_mem": self.options.work_mem,
         }
-        jobs = self.options.jobs or _cores()
+        jobs = self.options.jobs or os.cpu_count() or 1
         pool = Pool(self.target.conninfo, jobs, settings)
         try:
             cur = self.ctl.cursor()
@@ -254,9 +254,8 @@ class _Load:
             with self.ctl.transaction():
                 _check_counts(cur, self.manifest)
                 saved = ledger.saved(cur, load_id)
-                self.report.sequences = catalog.reset_sequences(
-                    cur, catalog.capture(cur, [t.qualified for t in self.manifest.tables])
-                )
+                uses = catalog.sequence_uses(cur, [t.qualified for t in self.manifest.tables])
+                self.report.sequences = catalog.reset_sequences(cur, uses)
                 faults.point("before-commit")
                 ledger.finish(cur, load_id, "complete")
             self.report.snapshot = saved
@@ -308,7 +307,7 @@ class _Load:
 
     def _undo(self, load_id: int, cause: BaseException) -> None:
         """Remove the rows, restore every object, mark the load rolled back: one transaction."""
-        reason = cause.message if isinstance(cause, SeedgenError) else _pg_message(cause)
+        reason = cause.message if isinstance(cause, SeedgenError) else pg_message(cause)
         self.echo.summary(f"error: {reason}; undoing load {load_id}")
         try:
             if self.ctl.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -337,8 +336,8 @@ def repair(
     """Restore every object an unfinished load dropped, without loading anything."""
     echo = as_reporter(echo)
     target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
-    with _connect(target) as ctl:
-        _lock(ctl)
+    with connect(target) as ctl:
+        lock(ctl)
         open_load = ledger.running(ctl.cursor())
         if open_load is None:
             echo.summary("nothing to repair: no unfinished load in this database")
@@ -358,12 +357,6 @@ def repair(
 # ------------------------------------------------------------------------ helpers
 
 
-def _cores() -> int:
-    import os
-
-    return os.cpu_count() or 1
-
-
 def _analyze(table: TableSpec) -> Task:
     def task(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.qualified)))
@@ -378,45 +371,9 @@ def _clear_tables(cur: psycopg.Cursor, manifest: Manifest) -> None:
 
 
 def _loaded_here(target: Target, manifest: Manifest) -> bool:
-    with _connect(target) as conn:
+    with connect(target) as conn:
         entry = ledger.latest(conn.cursor(), manifest_checksum(manifest))
     return entry is not None and entry.status == "complete"
-
-
-def _lock(conn: psycopg.Connection) -> None:
-    """One load per database at a time: a session advisory lock, held until disconnect."""
-    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (LOCK_KEY,)).fetchone()
-    if not row or not row[0]:
-        raise LoadError(
-            "another seedgen load is running on this database (advisory lock held)",
-            hint="wait for it to finish, then run this command again",
-        )
-
-
-def _create_database(target: Target, echo: Reporter) -> None:
-    params = psycopg.conninfo.conninfo_to_dict(target.conninfo)
-    params["dbname"] = "postgres"
-    admin = psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in params.items()})
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,)
-            ).fetchone()
-            if not exists:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
-                echo(f"created database {target.dbname}")
-    except psycopg.Error as exc:
-        raise LoadError(f"cannot create database {target.dbname}: {_pg_message(exc)}") from None
-
-
-def _connect(target: Target) -> psycopg.Connection:
-    try:
-        return psycopg.connect(target.conninfo, autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        raise LoadError(
-            f"cannot connect to {target}: {_pg_message(exc)}",
-            hint="check the URL and that the server is running",
-        ) from None
 
 
 def _ensure_schema(
@@ -466,11 +423,6 @@ def _summary(report: LoadReport, echo: Reporter, *, failed: bool) -> None:
         echo.summary(f"  {name:<20} {rows:>12,}")
     for seq, value in report.sequences:
         echo.summary(f"  sequence {seq} set to {value:,}")
-
-
-def _pg_message(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 __all__ = ["LoadOptions", "LoadReport", "load_set", "repair"]

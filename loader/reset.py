@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from loader import ledger
-from loader.load import _connect, _lock
+from loader.session import connect, lock
 from loader.target import parse_target
 from loader.verify import verify_set
 from seedgen.errors import SafetyError, SchemaMismatchError
@@ -57,8 +57,8 @@ def reset_set(
         )
     target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
     manifest = verify_set(set_dir)
-    with _connect(target) as ctl:
-        _lock(ctl)
+    with connect(target) as ctl:
+        lock(ctl)
         entry = ledger.latest(ctl.cursor(), manifest_checksum(manifest))
         if entry is None:
             raise SchemaMismatchError(

@@ -247,6 +247,7 @@ def demo(
     from generator.engine import DEFAULT_SETS_DIR, Request
     from generator.engine import generate as run
     from loader.load import LoadOptions, load_set
+    from loader.target import redact
     from seedgen import devdb
 
     try:
@@ -254,7 +255,7 @@ def demo(
         run(Request("genonaut", None, {}, env_file), out, force=True, echo=_echo())
         url = devdb.recreate_database(database, keep_running=True)
         load_set(out, url, LoadOptions(create_schema=True), echo=_echo())
-        _echo().summary(f"demo database ready: {devdb.redact_url(url)}")
+        _echo().summary(f"demo database ready: {redact(url)}")
         stop = devdb.embedded_stop_command()
         if stop:
             _echo().summary(f"the embedded server keeps running; stop it with: {stop}")

@@ -133,9 +133,3 @@ def recreate_database(
             )
         )
     return as_url(with_dbname(dsn, dbname))
-
-
-def redact_url(url: str) -> str:
-    from loader.target import redact
-
-    return redact(url)

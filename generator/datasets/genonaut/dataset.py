@@ -16,7 +16,7 @@ item i), never looked up.
 from __future__ import annotations
 
 from datetime import UTC
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -285,9 +285,7 @@ class GenonautDataset(Dataset):
             "is_active": pa.array(
                 self.stream("users", "is_active").bernoulli(idx, s.is_active_share)
             ),
-            "favorite_tag_ids": col.json_arrays(
-                off, tag_idx, col.json_text_pool(self.tag_ids.to_pylist())
-            ),
+            "favorite_tag_ids": col.json_arrays(off, tag_idx, col.concat('"', self.tag_ids, '"')),
         }
 
     def _tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
@@ -440,6 +438,7 @@ def _cols(table: Any, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
     return tuple(c.name for c in table.columns if c.name not in skip | optional)
 
 
+@lru_cache(maxsize=1)
 def _json_tag_names() -> pa.StringArray:
     return col.json_text_pool(VOCABULARY.tag_names)
 
