@@ -7,7 +7,7 @@ ENV_FILE := env/.env
 # The process environment wins over env/.env, as usual.
 env_get = $${$(1):-$$(sed -n 's/^$(1)=//p' $(ENV_FILE) | tail -n 1)}
 
-.PHONY: help install demo test lint bench bench-load seed-from-gen-demo seed-from-gen-test clean
+.PHONY: help install demo test lint bench bench-load bench-append seed-from-gen-demo seed-from-gen-test clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ bench: install $(ENV_FILE) ## generation + load timings vs psql \copy + hand-run
 bench-load: install $(ENV_FILE) ## seedgen load vs psql \copy + hand-run DDL: genonaut set, then narrow content_tags (6M rows)
 	$(BIN)/python bench/bench.py --load-only --runs 3
 	$(BIN)/python bench/bench.py --load-only --runs 3 --tables tags,content_tags
+
+bench-append: install $(ENV_FILE) ## seedgen load --append of 1/20/100 % sets: keep vs rebuild indexes
+	$(BIN)/python bench/bench.py --append --runs 3
 
 seed-from-gen-demo: install $(ENV_FILE) ## generate and load into DATABASE_URL_DEMO
 	$(BIN)/seedgen generate genonaut --force --out seed-data/sets/genonaut-make

@@ -23,8 +23,17 @@ shared machine (absolute seconds are not). Each timed figure is the median of --
    decoding and no single transaction, so it is a floor: ratio = seedgen load / limit; 1.0x
    would mean seedgen adds nothing on top of PostgreSQL's own work.
 
+``--append`` (``make bench-append``) measures ``seedgen load --append`` instead: the default set
+(seed 42) is loaded once into a template database; each run copies it (``CREATE DATABASE …
+TEMPLATE``, untimed) and times appending a seed-43 set of 1 %, 20 % and 100 % of its size, once
+keeping the indexes (``rebuild_ratio`` huge) and once rebuilding them (``rebuild_ratio`` 0). The
+keep/rebuild ratio per size is what the default ``--rebuild-ratio`` (0.2) rests on; the 100 %
+append is also compared with an initial load of the same set into an empty database (the cost of
+staging, key checks and the merge).
+
 The bench databases (seedgen_bench_*_test) and temporary sets are removed at the end, also on
 error.  Usage: python bench/bench.py [--runs 3] [--scale 1.0] [--shard-rows 100000] [--dsn DSN]
+[--load-only [--tables a,b]] [--append]
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from psycopg import sql
 
 from generator.engine import Request, generate
 from loader import catalog
-from loader.load import load_set
+from loader.load import LoadOptions, load_set
 from seedgen import devdb
 from seedgen.manifest import Manifest, read_manifest, write_manifest
 
@@ -52,6 +61,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "fixtures" / "genonaut_schema.sql"
 SEEDGEN = Path(sys.executable).parent / "seedgen"
 LOAD_DB, LIMIT_DB = "seedgen_bench_load_test", "seedgen_bench_limit_test"
+BASE_DB = "seedgen_bench_base_test"
+APPEND_SIZES = {"1 %": 0.01, "20 %": 0.2, "100 %": 1.0}
 BASE_ROWS = {"target_rows_content_items": 20_000, "target_rows_content_items_auto": 100_000}
 PSQL_ENV = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
 # Runs argv[1:] and prints the peak RSS (KiB) of its largest process, children included.
@@ -88,12 +99,18 @@ def fresh_db(admin: str, name: str) -> str:
     return dsn
 
 
-def gen_library(out: Path, opts: dict[str, object]) -> tuple[float, int]:
-    t0 = time.monotonic()
+def gen_set(out: Path, opts: dict[str, object]) -> Manifest:
+    """Generate a genonaut set quietly through the library API."""
     manifest = generate(
         Request("genonaut", None, opts, Path("env/.env")), out, force=True, echo=lambda s: None
     )
     assert manifest is not None
+    return manifest
+
+
+def gen_library(out: Path, opts: dict[str, object]) -> tuple[float, int]:
+    t0 = time.monotonic()
+    manifest = gen_set(out, opts)
     return time.monotonic() - t0, manifest.total_rows
 
 
@@ -175,10 +192,7 @@ def load_only(admin: str, args: argparse.Namespace, work: Path) -> int:
     """seedgen load vs the hand-run limit only (``make bench-load``), optionally for a subset."""
     pq_dir, csv_dir = work / "parquet", work / "csv"
     for out, fmt in ((pq_dir, "parquet"), (csv_dir, "csv")):
-        req = Request(
-            "genonaut", None, settings(args.scale, args.shard_rows, fmt), Path("env/.env")
-        )
-        generate(req, out, force=True, echo=lambda s: None)
+        gen_set(out, settings(args.scale, args.shard_rows, fmt))
     names = [n.strip() for n in args.tables.split(",") if n.strip()] if args.tables else []
     if names:
         pq_dir = subset(pq_dir, work / "parquet-subset", names)
@@ -208,9 +222,81 @@ def load_only(admin: str, args: argparse.Namespace, work: Path) -> int:
     return 0
 
 
+def append_bench(admin: str, args: argparse.Namespace, work: Path) -> int:
+    """Append sets of three sizes onto the default set: keep vs rebuild indexes, and vs initial."""
+    base = work / "base"
+    gen_set(base, settings(args.scale, args.shard_rows, "parquet"))
+    sets = {}
+    for label, frac in APPEND_SIZES.items():
+        opts = {
+            **settings(args.scale * frac, args.shard_rows, "parquet"),
+            "seed": 43,
+            "key_offset": 10_000_000,
+            "target_rows_users": max(10, round(500 * frac)),
+        }
+        sets[label] = work / f"append-{frac}"
+        gen_set(sets[label], opts)
+    print("loading the base set into the template database ...", file=sys.stderr, flush=True)
+    load_set(base, devdb.as_url(fresh_db(admin, BASE_DB)), echo=lambda s: None)
+    timings: dict[tuple[str, str], list[float]] = {}
+    for i in range(args.runs):
+        for label, set_dir in sets.items():
+            strategies = ("keep", "rebuild") if APPEND_SIZES[label] < 1 else ("rebuild", "initial")
+            for strategy in strategies:
+                print(
+                    f"run {i + 1}/{args.runs}: {label} {strategy} ...", file=sys.stderr, flush=True
+                )
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(LOAD_DB)
+                        )
+                    )
+                    if strategy != "initial":
+                        conn.execute(
+                            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                                sql.Identifier(LOAD_DB), sql.Identifier(BASE_DB)
+                            )
+                        )
+                if strategy == "initial":
+                    url = devdb.as_url(fresh_db(admin, LOAD_DB))
+                    options = LoadOptions()
+                else:
+                    url = devdb.as_url(devdb.with_dbname(admin, LOAD_DB))
+                    ratio = 0.0 if strategy == "rebuild" else 1e12
+                    options = LoadOptions(append=True, rebuild_ratio=ratio)
+                t0 = time.monotonic()
+                load_set(set_dir, url, options, echo=lambda s: None)
+                timings.setdefault((label, strategy), []).append(time.monotonic() - t0)
+    base_rows = read_manifest(base).total_rows
+    print(
+        f"\n## seedgen bench-append: onto the genonaut set ({base_rows:,} rows), "
+        f"{os.cpu_count()} CPUs, {args.runs} run(s)\n"
+    )
+    print("| appended set | rows | keep indexes | rebuild indexes | keep / rebuild |")
+    print("|---|---:|---:|---:|---:|")
+    for label, set_dir in sets.items():
+        rows = read_manifest(set_dir).total_rows
+        if APPEND_SIZES[label] < 1:
+            keep, rebuild = med(timings[(label, "keep")]), med(timings[(label, "rebuild")])
+            print(
+                f"| {label} | {rows:,} | {keep:.2f} s | {rebuild:.2f} s | {keep / rebuild:.2f}x |"
+            )
+        else:
+            append_t, initial_t = med(timings[(label, "rebuild")]), med(timings[(label, "initial")])
+            print(
+                f"| {label} (rebuild) | {rows:,} | | {append_t:.2f} s | initial load of the same "
+                f"set into an empty database: {initial_t:.2f} s (append / initial "
+                f"{append_t / initial_t:.2f}x) |"
+            )
+    for key, values in timings.items():
+        print(f"<!-- {key[0]} {key[1]}: {fmt_runs(values)} -->")
+    return 0
+
+
 def drop_dbs(admin: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
-        for name in (LOAD_DB, LIMIT_DB):
+        for name in (LOAD_DB, LIMIT_DB, BASE_DB):
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
@@ -232,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dsn", default=None, help="superuser DSN on database postgres")
     ap.add_argument("--load-only", action="store_true", help="only seedgen load vs the limit")
     ap.add_argument("--tables", default="", help="with --load-only: load only these tables")
+    ap.add_argument("--append", action="store_true", help="only --append: keep vs rebuild")
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs must be at least 1")
@@ -239,9 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     admin = args.dsn or devdb.server_dsn()
     work = Path(tempfile.mkdtemp(prefix="seedgen-bench-"))
     pq_dir, csv_dir, big_dir = work / "parquet", work / "csv", work / "parquet-10x"
-    if args.load_only:
+    if args.load_only or args.append:
         try:
-            return load_only(admin, args, work)
+            return (append_bench if args.append else load_only)(admin, args, work)
         finally:
             drop_dbs(admin)
             shutil.rmtree(work, ignore_errors=True)
@@ -257,14 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             big_dir, settings(10 * args.scale, args.shard_rows, "parquet")
         )
         shutil.rmtree(big_dir)
-        generate(
-            Request(
-                "genonaut", None, settings(args.scale, args.shard_rows, "csv"), Path("env/.env")
-            ),
-            csv_dir,
-            force=True,
-            echo=lambda s: None,
-        )
+        gen_set(csv_dir, settings(args.scale, args.shard_rows, "csv"))
         csv_manifest, pq_rows = read_manifest(csv_dir), read_manifest(pq_dir).tables
         if [(t.name, t.rows) for t in csv_manifest.tables] != [(t.name, t.rows) for t in pq_rows]:
             raise RuntimeError("CSV and Parquet sets differ in tables or row counts")

@@ -20,6 +20,7 @@ import pyarrow as pa
 from sqlalchemy import MetaData
 
 from seedgen.errors import ConfigError
+from seedgen.manifest import ReferenceSpec
 from seedgen.settings import GenerateSettings
 
 
@@ -34,6 +35,15 @@ class TableGen:
     fanout: float = 1.0  # expected output rows per driving row (shard sizing)
     exploded: bool = False  # output row count is data-dependent
     key_ranges: dict[str, list[int]] = field(default_factory=dict)
+    # Primary-key values (as text) this table deliberately shares with other sets and with the
+    # application (an admin user from the environment, a fixed vocabulary): on ``--append`` a
+    # row whose key is already there is the same entity, and the existing row is kept.
+    shared_keys: tuple[str, ...] = ()
+    # What ``--append`` does with a row whose unique column (not its key) matches an existing
+    # row: "drop" it and the rows that reference it, or "remap" its references to that row.
+    on_conflict: str = "drop"
+    # References the schema does not enforce (see ``seedgen.manifest.ReferenceSpec``).
+    references: tuple[ReferenceSpec, ...] = ()
 
 
 class Dataset(ABC):

@@ -232,6 +232,9 @@ def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) 
             rows=sum(s.rows for s in shards[t.name]),
             batch_rows=t.gen.batch_rows,
             key_ranges=t.gen.key_ranges,
+            shared_keys=list(t.gen.shared_keys),
+            on_conflict=t.gen.on_conflict,
+            references=list(t.gen.references),
             shards=shards[t.name],
         )
         for t in plan.tables

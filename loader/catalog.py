@@ -132,6 +132,44 @@ ORDER BY 1, 2, 3, 4, 5
 """
 
 
+_FOREIGN_KEYS = """
+SELECT k.conname, n.nspname, t.relname, rn.nspname, r.relname,
+       array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY c(n, o)
+             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = c.n ORDER BY c.o),
+       array(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY c(n, o)
+             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = c.n ORDER BY c.o)
+FROM pg_constraint k
+JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+WHERE k.contype = 'f' AND (%(cloned)s OR k.conparentid = 0) AND k.conrelid = ANY(%(oids)s)
+ORDER BY t.relname, k.conname
+"""
+
+
+@dataclass(frozen=True)
+class ForeignKeyColumns:
+    name: str
+    schema: str
+    table: str
+    parent_schema: str
+    parent_table: str
+    columns: list[str]
+    parent_columns: list[str]
+
+
+def foreign_keys(
+    cur: psycopg.Cursor, oids: list[int], *, cloned: bool = False
+) -> list[ForeignKeyColumns]:
+    """FKs declared on ``oids`` with their column lists; ``cloned`` also lists the copies a
+    partition inherits from its parent's FK (each partition has its own)."""
+    return [
+        ForeignKeyColumns(name, schema, table, pschema, ptable, list(cols), list(pcols))
+        for name, schema, table, pschema, ptable, cols, pcols in cur.execute(
+            _FOREIGN_KEYS, {"oids": oids, "cloned": cloned}
+        ).fetchall()
+    ]
+
+
 def table_oids(cur: psycopg.Cursor, tables: list[tuple[str, str]]) -> list[int]:
     oids = []
     for schema, name in tables:

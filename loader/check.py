@@ -1,9 +1,11 @@
 """``seedgen verify``: check a loaded database against a shard set, read-only.
 
-Checks, per table of the set: row counts against the manifest; no orphans for any foreign key
-declared on those tables; every sequence the key columns use is at or past the largest key; and,
-when the ledger has a record of this set, every index, constraint and enabled trigger that was
-rebuilt is present with the same definition, valid and validated.
+Checks, per table of the set: row counts against the manifest (for an ``--append`` load: every
+row it inserted is there); no orphans for any foreign key declared on those tables, nor for the
+references the set declares without an FK (``content_tags.content_id``); every sequence the key
+columns use is at or past the largest key; and, when the ledger has a record of this set, every
+index, constraint and enabled trigger that was rebuilt is present with the same definition,
+valid and validated.
 """
 
 from __future__ import annotations
@@ -14,25 +16,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import catalog, ledger
+from loader import append, catalog, ledger
+from loader.append import TablePlan
 from loader.session import connect, pg_message
 from loader.target import parse_target
 from seedgen.errors import LoadError
 from seedgen.manifest import Manifest, manifest_checksum, read_manifest
 from seedgen.progress import Reporter, Write, as_reporter
-
-_FK_COLUMNS = """
-SELECT k.conname, n.nspname, t.relname, rn.nspname, r.relname,
-       array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY c(n, o)
-             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = c.n ORDER BY c.o),
-       array(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY c(n, o)
-             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = c.n ORDER BY c.o)
-FROM pg_constraint k
-JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
-WHERE k.contype = 'f' AND k.conparentid = 0 AND k.conrelid = ANY(%(oids)s)
-ORDER BY t.relname, k.conname
-"""
 
 
 @dataclass
@@ -64,6 +54,7 @@ def verify_database(
             tables = [t.qualified for t in manifest.tables]
             _counts(cur, manifest, report)
             _orphans(cur, tables, report)
+            _declared_orphans(cur, manifest, report)
             snap = catalog.capture(cur, tables)
             _sequences(cur, snap, report)
             _objects(cur, manifest, snap, report, echo)
@@ -76,31 +67,85 @@ def verify_database(
 
 
 def _counts(cur: psycopg.Cursor, manifest: Manifest, report: VerifyReport) -> None:
+    """An appended set: every row it inserted is there. Otherwise: the table holds the set's
+    rows plus those that later ``--append`` loads inserted."""
+    entry = ledger.latest(cur, manifest_checksum(manifest))
+    if entry is not None and entry.mode == "append":
+        merged = ledger.merged(cur, entry.id)
+        plans = {p["table"]: TablePlan.from_json(p) for p in ledger.plan(cur, entry.id)}
+        for table in manifest.tables:
+            inserted = merged.get(table.name, (0, {}))[0]
+            found = append.delete_inserted(cur, entry.id, table, plans[table.name], dry_run=True)
+            report.check(
+                found == inserted,
+                f"{table.name}: {found} of the {inserted} rows load {entry.id} inserted are there",
+            )
+        return
+    later = ledger.appended_since(cur, entry.id) if entry is not None else {}
     for table in manifest.tables:
         row = cur.execute(
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.qualified))
         ).fetchone()
         got = row[0] if row else None
-        report.check(got == table.rows, f"{table.name}: {got} rows, the set has {table.rows}")
+        extra = later.get(table.name, 0)
+        expected = table.rows + extra
+        more = f" + {extra} appended later" if extra else ""
+        report.check(got == expected, f"{table.name}: {got} rows, the set has {table.rows}{more}")
 
 
 def _orphans(cur: psycopg.Cursor, tables: list[tuple[str, str]], report: VerifyReport) -> None:
-    oids = catalog.table_oids(cur, tables)
-    for name, schema, table, rschema, rtable, cols, rcols in cur.execute(
-        _FK_COLUMNS, {"oids": oids}
-    ).fetchall():
-        join = sql.SQL(" AND ").join(
-            sql.SQL("p.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
-            for c, r in zip(cols, rcols, strict=True)
+    for fk in catalog.foreign_keys(cur, catalog.table_oids(cur, tables)):
+        orphans = _orphan_count(
+            cur,
+            (fk.schema, fk.table),
+            fk.columns,
+            (fk.parent_schema, fk.parent_table),
+            fk.parent_columns,
         )
-        not_null = sql.SQL(" AND ").join(
-            sql.SQL("c.{} IS NOT NULL").format(sql.Identifier(c)) for c in cols
-        )
-        query = sql.SQL(
-            "SELECT count(*) FROM {} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})"
-        ).format(sql.Identifier(schema, table), not_null, sql.Identifier(rschema, rtable), join)
-        orphans = cur.execute(query).fetchone()[0]
-        report.check(orphans == 0, f"{table}: {orphans} rows violate foreign key {name}")
+        report.check(orphans == 0, f"{fk.table}: {orphans} rows violate foreign key {fk.name}")
+
+
+def _declared_orphans(cur: psycopg.Cursor, manifest: Manifest, report: VerifyReport) -> None:
+    """References the set declares but the schema does not enforce (no FK)."""
+    for table in manifest.tables:
+        for ref in table.references:
+            parent = manifest.table(ref.table)
+            orphans = _orphan_count(
+                cur, table.qualified, ref.columns, parent.qualified, ref.parent_columns, ref.when
+            )
+            when = " ".join(f"{k}={v}" for k, v in ref.when.items())
+            report.check(
+                orphans == 0, f"{table.name}: {orphans} rows ({when}) point at no {parent.name} row"
+            )
+
+
+def _orphan_count(
+    cur: psycopg.Cursor,
+    child: tuple[str, str],
+    columns: list[str],
+    parent: tuple[str, str],
+    parent_columns: list[str],
+    when: dict[str, str] | None = None,
+) -> int:
+    """Rows of ``child`` (those matching ``when``) whose non-NULL ``columns`` find no parent."""
+    join = sql.SQL(" AND ").join(
+        sql.SQL("p.{} = c.{}").format(sql.Identifier(r), sql.Identifier(c))
+        for c, r in zip(columns, parent_columns, strict=True)
+    )
+    where = sql.SQL(" AND ").join(
+        [
+            *(sql.SQL("c.{} IS NOT NULL").format(sql.Identifier(c)) for c in columns),
+            *(
+                sql.SQL("c.{} = {}").format(sql.Identifier(k), sql.Literal(v))
+                for k, v in (when or {}).items()
+            ),
+        ]
+    )
+    query = sql.SQL(
+        "SELECT count(*) FROM {} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})"
+    ).format(sql.Identifier(*child), where, sql.Identifier(*parent), join)
+    row = cur.execute(query).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _sequences(cur: psycopg.Cursor, snap: catalog.Snapshot, report: VerifyReport) -> None:

@@ -24,10 +24,13 @@ CSV_BLOCK = 1 << 20
 _NO_HEADER = pacsv.WriteOptions(include_header=False)
 
 
-def copy_statement(table: TableSpec, header: bool) -> sql.Composed:
+def copy_statement(
+    table: TableSpec, header: bool, into: tuple[str, str] | None = None
+) -> sql.Composed:
+    """COPY into the table itself, or into ``into`` (an append's staging table)."""
     options = sql.SQL("FORMAT csv, HEADER MATCH" if header else "FORMAT csv")
     return sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
-        sql.Identifier(table.schema_name, table.name),
+        sql.Identifier(*(into or table.qualified)),
         sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
         options,
     )
@@ -50,12 +53,13 @@ def copy_shard(
     fmt: str,
     rows: int,
     on_batch: Callable[[int, int], None],
+    into: tuple[str, str] | None = None,
 ) -> None:
     """COPY one shard; ``on_batch(rows, bytes)`` after each batch (CSV: once, at the end)."""
     # The queued writer sends from a background thread, so pyarrow (which releases the GIL)
     # converts the next row group while the previous one is on the wire.
     writer = QueuedLibpqWriter(cur)
-    with cur.copy(copy_statement(table, header=fmt == "csv"), writer=writer) as copy:
+    with cur.copy(copy_statement(table, fmt == "csv", into), writer=writer) as copy:
         if fmt == "parquet":
             for batch_rows, data in parquet_batches(path):
                 copy.write(data)

@@ -12,6 +12,13 @@ Its tables live in schema ``seedgen``:
   before anything is dropped, never deleted: ``seedgen verify`` compares against it later.
 - ``seedgen.loaded_shards``: a row per shard, inserted in the same transaction as its COPY, so a
   shard is loaded exactly once whatever crashes when.
+- ``seedgen.merged_tables`` (``--append``): a row per table merged from staging, committed with
+  the merge: rows inserted and rows not inserted by reason.
+- ``seedgen.conflicts`` (``--append``): every staged row kept out because its key or a unique
+  value was taken (``present``, ``remap``, ``drop``), with the existing row's key: the warning's
+  list, and what ``seedgen reset`` consults so it never deletes a row another load still uses.
+
+``loads.mode`` is ``initial`` or ``append``; ``loads.plan`` the per-table plan (strategy, keys).
 """
 
 from __future__ import annotations
@@ -61,7 +68,33 @@ _DDL = [
         loaded_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (load_id, table_name, shard)
     )""",
+    "ALTER TABLE seedgen.loads ADD COLUMN IF NOT EXISTS mode text NOT NULL DEFAULT 'initial'",
+    "ALTER TABLE seedgen.loads ADD COLUMN IF NOT EXISTS plan jsonb",
+    """CREATE TABLE IF NOT EXISTS seedgen.merged_tables (
+        load_id bigint NOT NULL REFERENCES seedgen.loads (id),
+        table_name text NOT NULL,
+        inserted bigint NOT NULL,
+        not_inserted jsonb NOT NULL,
+        merged_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (load_id, table_name)
+    )""",
+    """CREATE TABLE IF NOT EXISTS seedgen.conflicts (
+        load_id bigint NOT NULL REFERENCES seedgen.loads (id),
+        table_name text NOT NULL,
+        action text NOT NULL,
+        key_name text NOT NULL,
+        value text,
+        existing_key text
+    )""",
+    "CREATE INDEX IF NOT EXISTS conflicts_load ON seedgen.conflicts (load_id, table_name)",
 ]
+
+
+# A ledger written before ``mode`` existed reads as all initial loads (to_jsonb: no column error).
+_LOAD_ROW = (
+    "SELECT id, status, started_at, set_dir, manifest_sha256, "
+    "coalesce(to_jsonb(l) ->> 'mode', 'initial') FROM seedgen.loads l "
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +104,7 @@ class LoadRow:
     started_at: Any
     set_dir: str
     manifest_sha256: str
+    mode: str = "initial"
 
 
 def ensure(cur: psycopg.Cursor) -> None:
@@ -88,8 +122,7 @@ def latest(cur: psycopg.Cursor, checksum: str | None = None) -> LoadRow | None:
     if not exists(cur):
         return None
     row = cur.execute(
-        "SELECT id, status, started_at, set_dir, manifest_sha256 FROM seedgen.loads "
-        "WHERE status NOT IN ('rolled_back', 'reset') "
+        _LOAD_ROW + "WHERE status NOT IN ('rolled_back', 'reset') "
         "AND (%(sha)s::text IS NULL OR manifest_sha256 = %(sha)s) "
         "ORDER BY id DESC LIMIT 1",
         {"sha": checksum},
@@ -100,15 +133,19 @@ def latest(cur: psycopg.Cursor, checksum: str | None = None) -> LoadRow | None:
 def running(cur: psycopg.Cursor) -> LoadRow | None:
     if not exists(cur):
         return None
-    row = cur.execute(
-        "SELECT id, status, started_at, set_dir, manifest_sha256 FROM seedgen.loads "
-        "WHERE status = 'running' ORDER BY id DESC LIMIT 1"
-    ).fetchone()
+    row = cur.execute(_LOAD_ROW + "WHERE status = 'running' ORDER BY id DESC LIMIT 1").fetchone()
     return LoadRow(*row) if row else None
 
 
 def start(
-    cur: psycopg.Cursor, manifest: Manifest, checksum: str, set_dir: str, snap: Snapshot
+    cur: psycopg.Cursor,
+    manifest: Manifest,
+    checksum: str,
+    set_dir: str,
+    snap: Snapshot,
+    *,
+    mode: str = "initial",
+    plan: list[dict[str, Any]] | None = None,
 ) -> int:
     """Record the load and every object it is about to drop (commit before dropping)."""
     ensure(cur)
@@ -118,8 +155,17 @@ def start(
     }
     row = cur.execute(
         "INSERT INTO seedgen.loads (dataset, seed, manifest_sha256, set_dir, seedgen_version, "
-        "tables) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-        (manifest.dataset, manifest.seed, checksum, set_dir, seedgen.__version__, Jsonb(tables)),
+        "tables, mode, plan) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            manifest.dataset,
+            manifest.seed,
+            checksum,
+            set_dir,
+            seedgen.__version__,
+            Jsonb(tables),
+            mode,
+            Jsonb(plan or []),
+        ),
     ).fetchone()
     assert row is not None
     load_id = int(row[0])
@@ -192,3 +238,67 @@ def finish(cur: psycopg.Cursor, load_id: int, status: str) -> None:
 
 def forget_shards(cur: psycopg.Cursor, load_id: int) -> None:
     cur.execute("DELETE FROM seedgen.loaded_shards WHERE load_id = %s", (load_id,))
+
+
+def plan(cur: psycopg.Cursor, load_id: int) -> list[dict[str, Any]]:
+    row = cur.execute("SELECT plan FROM seedgen.loads WHERE id = %s", (load_id,)).fetchone()
+    return list(row[0] or []) if row else []
+
+
+def mark_merged(
+    cur: psycopg.Cursor, load_id: int, table: str, inserted: int, not_inserted: dict[str, int]
+) -> None:
+    cur.execute(
+        "INSERT INTO seedgen.merged_tables (load_id, table_name, inserted, not_inserted) "
+        "VALUES (%s, %s, %s, %s)",
+        (load_id, table, inserted, Jsonb(not_inserted)),
+    )
+
+
+def merged(cur: psycopg.Cursor, load_id: int) -> dict[str, tuple[int, dict[str, int]]]:
+    """Tables of an append already merged: rows inserted, rows not inserted by reason."""
+    return {
+        table: (int(inserted), dict(not_inserted))
+        for table, inserted, not_inserted in cur.execute(
+            "SELECT table_name, inserted, not_inserted FROM seedgen.merged_tables "
+            "WHERE load_id = %s",
+            (load_id,),
+        )
+    }
+
+
+def forget_merges(cur: psycopg.Cursor, load_id: int) -> None:
+    cur.execute("DELETE FROM seedgen.merged_tables WHERE load_id = %s", (load_id,))
+    cur.execute("DELETE FROM seedgen.conflicts WHERE load_id = %s", (load_id,))
+
+
+def used_by_others(cur: psycopg.Cursor, load_id: int, table: str) -> list[str]:
+    """Keys (as text) of ``table`` that other live loads kept and now reference as their own."""
+    return [
+        key
+        for (key,) in cur.execute(
+            "SELECT DISTINCT c.existing_key FROM seedgen.conflicts c "
+            "JOIN seedgen.loads l ON l.id = c.load_id "
+            "WHERE c.table_name = %s AND c.load_id <> %s AND l.status IN ('running', 'complete') "
+            "AND c.action IN ('present', 'remap') AND c.existing_key IS NOT NULL",
+            (table, load_id),
+        )
+    ]
+
+
+def appended_since(cur: psycopg.Cursor, load_id: int) -> dict[str, int]:
+    """Rows per table inserted by live ``--append`` loads that came after ``load_id``."""
+    if not exists(cur):
+        return {}
+    ensure_row = cur.execute("SELECT to_regclass('seedgen.merged_tables') IS NOT NULL").fetchone()
+    if not ensure_row or not ensure_row[0]:
+        return {}
+    return {
+        table: int(rows)
+        for table, rows in cur.execute(
+            "SELECT m.table_name, sum(m.inserted) FROM seedgen.merged_tables m "
+            "JOIN seedgen.loads l ON l.id = m.load_id "
+            "WHERE l.id > %s AND l.status IN ('complete', 'running', 'repaired') GROUP BY 1",
+            (load_id,),
+        )
+    }

@@ -27,7 +27,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import catalog, faults, ledger
+from loader import append, catalog, faults, ledger
+from loader.append import TablePlan
 from loader.copy import copy_shard
 from loader.pool import Pool, Task
 from loader.restore import restore, serial
@@ -48,6 +49,8 @@ class LoadOptions:
     dry_run: bool = False
     resume: bool = False
     force: bool = False  # replace this set if the ledger says it is loaded here
+    append: bool = False  # load next to existing rows (staging + merge, see loader.append)
+    rebuild_ratio: float = 0.2  # append: drop/rebuild a table's indexes if incoming >= ratio × rows
     allow_any_name: bool = False
     allow_remote: bool = False
     jobs: int = 0  # 0 = one per core
@@ -64,6 +67,10 @@ class LoadReport:
     snapshot: catalog.Snapshot | None = None
     sequences: list[tuple[str, int]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # --append: rows inserted per table, rows left out by reason, and the warnings shown
+    inserted: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_set(
@@ -100,7 +107,8 @@ def load_set(
             _Load(ctl, target, set_dir, manifest, options, report, echo).run()
     except BaseException as exc:
         report.elapsed = time.monotonic() - started
-        _summary(report, echo, failed=True)
+        if report.load_id is not None:  # a refusal before the load started has nothing to show
+            _summary(report, echo, failed=True)
         if report.rolled_back:
             what = exc.message if isinstance(exc, SeedgenError) else pg_message(exc)
             raise LoadError(
@@ -134,6 +142,8 @@ class _Load:
         self.options, self.report, self.echo = options, report, echo
         self.checksum = manifest_checksum(manifest)
         self.rows = {t.name: t.rows for t in manifest.tables}
+        self.append = options.append
+        self.plans: list[TablePlan] = []
         self._progress = threading.Lock()
 
     def run(self) -> None:
@@ -181,20 +191,38 @@ class _Load:
             _ensure_schema(cur, self.manifest, self.options, self.echo)
             verify_live(cur, self.manifest)
             busy = non_empty_tables(cur, self.manifest)
-            if busy:
+            if busy and not self.append:
                 raise SchemaMismatchError(
                     f"target tables already hold rows: {', '.join(busy)}",
-                    hint="load into empty tables (appending is not supported yet)",
+                    hint="pass --append to load next to them (keys are checked, conflicts "
+                    "filtered), or load into empty tables",
                 )
-            snap = catalog.capture(cur, [t.qualified for t in self.manifest.tables])
-            self.report.snapshot = snap
-            self._plan(snap)
+            snap = self._plan(cur)
+            if self.append:
+                overlaps, needed = append.key_range_overlaps(cur, self.manifest)
+                if overlaps:
+                    raise SchemaMismatchError(
+                        "the set's reserved key ranges overlap existing rows: "
+                        + "; ".join(overlaps),
+                        hint=f"regenerate the set with `--key-offset {needed}` (or more); "
+                        "nothing was written",
+                    )
             if self.options.dry_run:
                 for stmt in catalog.drop_statements(snap) + catalog.rebuild_statements(snap):
                     self.echo(f"  would run: {stmt.as_string(cur)}")
                 self.echo("dry run: verified, nothing written")
                 return None
-            load_id = ledger.start(cur, self.manifest, self.checksum, str(self.set_dir), snap)
+            load_id = ledger.start(
+                cur,
+                self.manifest,
+                self.checksum,
+                str(self.set_dir),
+                snap,
+                mode="append" if self.append else "initial",
+                plan=[p.as_json() for p in self.plans],
+            )
+            if self.append:
+                append.create_work_tables(cur, load_id, self.manifest, self.plans)
         faults.point("after-start")
         return load_id
 
@@ -210,23 +238,40 @@ class _Load:
                 f"the interrupted load (id {open_load.id}) is of another set: {open_load.set_dir}",
                 hint="resume with that set, or run `seedgen repair` first",
             )
+        self.append = open_load.mode == "append"  # resume it the way it was started
         done = ledger.loaded_shards(cur, open_load.id)
         for (table, _shard), rows in done.items():
             self.report.rows[table] += rows
         self.report.snapshot = ledger.saved(cur, open_load.id)
+        self.plans = [TablePlan.from_json(p) for p in ledger.plan(cur, open_load.id)]
         self.echo(f"resuming load {open_load.id}: {len(done)} shard(s) already committed")
         return open_load.id
 
-    def _plan(self, snap: catalog.Snapshot) -> None:
+    def _plan(self, cur: psycopg.Cursor) -> catalog.Snapshot:
+        """Capture the objects, choose each table's index strategy, print the plan.
+
+        Returns what will be dropped: everything for tables that are rebuilt; for tables that
+        keep their indexes (a small append), only their triggers are disabled.
+        """
+        snap = catalog.capture(cur, [t.qualified for t in self.manifest.tables])
         per_table: dict[str, int] = {}
         for idx in snap.indexes:
             per_table[idx.table] = per_table.get(idx.table, 0) + 1
-        for table in self.manifest.tables:
-            self.echo(
-                f"plan: {table.name}: initial load of {table.rows:,} rows into an empty "
-                f"table: drop and rebuild {per_table.get(table.name, 0)} index(es)"
-            )
+        self.plans = append.plan_tables(
+            cur,
+            self.manifest,
+            per_table,
+            append=self.append,
+            rebuild_ratio=self.options.rebuild_ratio,
+        )
+        keep = {p.table for p in self.plans if p.strategy == "keep"}
+        snap.indexes = [i for i in snap.indexes if i.table not in keep]
+        snap.constraints = [c for c in snap.constraints if c.table not in keep]
+        for plan in self.plans:
+            self.echo(f"plan: {plan.describe(self.append)}")
         self.echo(f"captured {snap.summary()}")
+        self.report.snapshot = snap
+        return snap
 
     # -------------------------------------------------------------------- the work
 
@@ -242,7 +287,9 @@ class _Load:
             for name, value in settings.items():
                 cur.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
             done = ledger.loaded_shards(cur, load_id)
-            if len(done) < sum(len(t.shards) for t in self.manifest.tables):
+            if self.append:
+                self._append_phases(load_id, pool, done)
+            elif len(done) < sum(len(t.shards) for t in self.manifest.tables):
                 self._timed("drop", lambda: self._drop(load_id))
                 faults.point("after-drop")
                 self._timed("copy", lambda: pool.run(self._copy_tasks(load_id, done)))
@@ -252,7 +299,11 @@ class _Load:
             faults.point("after-rebuild")
             self._timed("analyze", lambda: pool.run([_analyze(t) for t in self.manifest.tables]))
             with self.ctl.transaction():
-                _check_counts(cur, self.manifest)
+                if self.append:
+                    self._check_merged(cur, load_id)
+                    append.drop_work_tables(cur, load_id, self.plans, keys=False)
+                else:
+                    _check_counts(cur, self.manifest)
                 saved = ledger.saved(cur, load_id)
                 uses = catalog.sequence_uses(cur, [t.qualified for t in self.manifest.tables])
                 self.report.sequences = catalog.reset_sequences(cur, uses)
@@ -262,6 +313,56 @@ class _Load:
         finally:
             pool.cancel()
             pool.close()
+
+    def _append_phases(self, load_id: int, pool: Pool, done: dict[tuple[str, int], int]) -> None:
+        """COPY into staging, refuse key collisions, drop, merge table by table (parents first)."""
+        cur = self.ctl.cursor()
+        merged = ledger.merged(cur, load_id)
+        if len(merged) == len(self.manifest.tables):
+            self._note_merged(merged)
+            return
+        if len(done) < sum(len(t.shards) for t in self.manifest.tables):
+            self._timed("copy", lambda: pool.run(self._copy_tasks(load_id, done)))
+            faults.point("after-copy")
+        collisions = append.key_collisions(cur, load_id, self.manifest, self.plans, set(merged))
+        if collisions:
+            raise SchemaMismatchError(
+                "keys of the set already exist in the database: " + "; ".join(collisions),
+                hint="generate the set with another seed or a larger key_offset; nothing was "
+                "written to your tables",
+            )
+        self._timed("drop", lambda: self._drop(load_id))
+        faults.point("after-drop")
+        t0 = time.monotonic()
+        for table in self.manifest.tables:
+            if table.name in merged:
+                continue
+            with self.ctl.transaction():
+                result = append.merge_table(cur, load_id, self.manifest, self.plans, table)
+                faults.point("merge-table")
+            merged[table.name] = (result.inserted, result.counts)
+            for line in append.conflict_warnings(table.name, result):
+                self.report.warnings.append(line)
+                self.echo.warning(line)
+            self.echo(f"  merged {table.name}: {result.inserted:,} rows inserted")
+        self.report.timings["merge"] = time.monotonic() - t0
+        self._note_merged(merged)
+
+    def _note_merged(self, merged: dict[str, tuple[int, dict[str, int]]]) -> None:
+        for table, (inserted, left_out) in merged.items():
+            self.report.inserted[table] = inserted
+            self.report.left_out[table] = left_out
+
+    def _check_merged(self, cur: psycopg.Cursor, load_id: int) -> None:
+        """Every staged row is either inserted or accounted for by a reason."""
+        merged = ledger.merged(cur, load_id)
+        for table in self.manifest.tables:
+            inserted, left_out = merged.get(table.name, (0, {}))
+            if inserted + sum(left_out.values()) != table.rows:
+                raise LoadError(
+                    f"table {table.name}: {inserted:,} rows inserted and "
+                    f"{sum(left_out.values()):,} left out, but the set has {table.rows:,}"
+                )
 
     def _drop(self, load_id: int) -> None:
         with self.ctl.transaction(), self.ctl.cursor() as cur:
@@ -278,6 +379,9 @@ class _Load:
         return [task for _, task in sorted(tasks, key=lambda t: -t[0])]
 
     def _copy_task(self, load_id: int, table: TableSpec, number: int, shard: ShardSpec) -> Task:
+        position = self.manifest.tables.index(table)
+        into = append.stage_name(load_id, self.plans[position]) if self.append else None
+
         def task(conn: psycopg.Connection) -> None:
             with conn.transaction(), conn.cursor() as cur:
                 copy_shard(
@@ -287,6 +391,7 @@ class _Load:
                     self.manifest.format,
                     shard.rows,
                     lambda rows, nbytes: self._on_batch(table, rows, nbytes),
+                    into=into,
                 )
                 ledger.mark_shard(cur, load_id, table.name, number, shard.rows)
 
@@ -314,7 +419,14 @@ class _Load:
                 self.ctl.rollback()
             with self.ctl.transaction():
                 cur = self.ctl.cursor()
-                _clear_tables(cur, self.manifest)
+                if self.append:  # only the rows this load inserted; the rest was there before
+                    pairs = list(zip(self.manifest.tables, self.plans, strict=True))
+                    for table, plan in reversed(pairs):
+                        append.delete_inserted(cur, load_id, table, plan)
+                    append.drop_work_tables(cur, load_id, self.plans, keys=True)
+                    ledger.forget_merges(cur, load_id)
+                else:
+                    _clear_tables(cur, self.manifest)
                 ledger.forget_shards(cur, load_id)
                 restore(serial(self.ctl), self.ctl, load_id, self.rows)
                 ledger.finish(cur, load_id, "rolled_back")
@@ -346,10 +458,17 @@ def repair(
         with ctl.transaction():
             cur = ctl.cursor()
             shards = ledger.loaded_shards(cur, open_load.id)
+            kept = f"{len(shards)} shard(s) ({sum(shards.values()):,} rows) it had committed"
+            if open_load.mode == "append":  # staged rows go; merged rows (and their keys) stay
+                plans = [TablePlan.from_json(p) for p in ledger.plan(cur, open_load.id)]
+                append.drop_work_tables(cur, open_load.id, plans, keys=False)
+                merged = ledger.merged(cur, open_load.id)
+                rows = sum(inserted for inserted, _ in merged.values())
+                kept = f"{len(merged)} table(s) ({rows:,} rows) it had merged"
             ledger.finish(cur, open_load.id, "repaired")
         echo.summary(
-            f"repaired load {open_load.id}: restored {restored} object(s); "
-            f"{len(shards)} shard(s) ({sum(shards.values()):,} rows) it had committed remain"
+            f"repaired load {open_load.id}: restored {restored} object(s); {kept} remain "
+            f"(`seedgen reset SET --confirm` removes them)"
         )
         return restored
 
@@ -418,9 +537,20 @@ def _summary(report: LoadReport, echo: Reporter, *, failed: bool) -> None:
         echo.summary(f"load FAILED after {report.elapsed:.1f}s; rows copied before the failure:")
     else:
         steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
+        if report.inserted:
+            total = sum(report.inserted.values())
         echo.summary(f"loaded {total:,} rows in {report.elapsed:.1f}s ({steps})")
     for name, rows in report.rows.items():
-        echo.summary(f"  {name:<20} {rows:>12,}")
+        if name in report.inserted:
+            left = ", ".join(f"{n:,} {why}" for why, n in sorted(report.left_out[name].items()))
+            echo.summary(
+                f"  {name:<20} {report.inserted[name]:>12,} inserted"
+                + (f" (of {rows:,} staged; left out: {left})" if left else "")
+            )
+        else:
+            echo.summary(f"  {name:<20} {rows:>12,}")
+    for line in report.warnings:
+        echo.warning(line)
     for seq, value in report.sequences:
         echo.summary(f"  sequence {seq} set to {value:,}")
 

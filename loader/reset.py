@@ -1,8 +1,11 @@
 """``seedgen reset``: remove exactly the rows a shard set loaded, in FK-safe order.
 
-The set's own shards say which rows those are: each table's primary-key columns are read from
-its shards, COPYed into a temporary table and deleted by a join, children before parents, all in
-one transaction. Scopes follow the FK graph inside the set: ``facts`` are the tables no other
+For an initial load the set's own shards say which rows those are: each table's primary-key
+columns are read from its shards, COPYed into a temporary table and deleted by a join, children
+before parents, all in one transaction. For an ``--append`` load the keys it recorded as inserted
+are used instead (its remapped references and left-out rows make the shards' keys inexact). Rows
+that another live load kept as its own (a shared admin user, a shared tag: ``seedgen.conflicts``)
+are never deleted. Scopes follow the FK graph inside the set: ``facts`` are the tables no other
 table of the set references (the leaves: jobs, links, sales…), ``dimensions`` the rest.
 """
 
@@ -17,7 +20,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from loader import ledger
+from loader import append, ledger
+from loader.append import TablePlan
 from loader.session import connect, lock
 from loader.target import parse_target
 from loader.verify import verify_set
@@ -68,11 +72,22 @@ def reset_set(
         counts: dict[str, int] = {}
         with ctl.transaction(force_rollback=dry_run):
             cur = ctl.cursor()
+            ledger.ensure(cur)
+            plans = (
+                {p["table"]: TablePlan.from_json(p) for p in ledger.plan(cur, entry.id)}
+                if entry.mode == "append"
+                else {}
+            )
             for table in reversed(scoped_tables(manifest, scope)):
-                counts[table.name] = _reset_table(cur, set_dir, manifest, table, dry_run)
+                keys = _stage_keys(cur, set_dir, manifest, table, entry.id, plans.get(table.name))
+                kept = _keep_shared(cur, entry.id, table, keys)
+                counts[table.name] = _delete(cur, table, keys, dry_run)
                 verb = "would delete" if dry_run else "deleted"
-                echo.summary(f"  {table.name:<20} {verb} {counts[table.name]:>12,} rows")
+                note = f" (kept {kept:,} shared with another load)" if kept else ""
+                echo.summary(f"  {table.name:<20} {verb} {counts[table.name]:>12,} rows{note}")
             if not dry_run and scope == "all":
+                if plans:
+                    append.drop_work_tables(cur, entry.id, list(plans.values()), keys=True)
                 ledger.finish(cur, entry.id, "reset")
     echo.summary(
         f"{'dry run: would delete' if dry_run else 'reset: deleted'} "
@@ -82,38 +97,81 @@ def reset_set(
     return counts
 
 
-def _reset_table(
-    cur: psycopg.Cursor, set_dir: Path, manifest: Manifest, table: TableSpec, dry_run: bool
-) -> int:
-    if not table.primary_key:
+class _Keys:
+    """A temporary table of one table's primary keys, and those columns."""
+
+    def __init__(self, name: sql.Identifier, columns: list[str]) -> None:
+        self.name, self.columns = name, columns
+
+
+def _stage_keys(
+    cur: psycopg.Cursor,
+    set_dir: Path,
+    manifest: Manifest,
+    table: TableSpec,
+    load_id: int,
+    plan: TablePlan | None,
+) -> _Keys:
+    """The keys of the rows the load put in ``table``: for an append, the keys it recorded as
+    inserted (remapped FKs and rows left out make the shards' keys wrong); else the shards'."""
+    columns = plan.primary_key if plan else table.primary_key
+    if not columns:
         raise SchemaMismatchError(f"table {table.name} has no primary key; cannot tell its rows")
     stage = sql.Identifier(f"seedgen_reset_{table.name}")
-    pk = [sql.Identifier(c) for c in table.primary_key]
+    pk = [sql.Identifier(c) for c in columns]
     cur.execute(
         sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             stage, sql.SQL(", ").join(pk), sql.Identifier(*table.qualified)
         )
     )
+    if plan is not None:
+        recorded = append.keys_table(load_id, plan)
+        row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (recorded.as_string(cur),))
+        if (row.fetchone() or (False,))[0]:
+            cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(stage, recorded))
+        return _Keys(stage, columns)
     copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         stage, sql.SQL(", ").join(pk)
     )
     for shard in table.shards:
         path = set_dir / shard.file
         if manifest.format == "parquet":
-            keys = pq.read_table(path, columns=table.primary_key)
+            keys = pq.read_table(path, columns=columns)
         else:
             keys = pacsv.read_csv(
-                path, convert_options=pacsv.ConvertOptions(include_columns=table.primary_key)
+                path, convert_options=pacsv.ConvertOptions(include_columns=columns)
             )
         buf = io.BytesIO()
         pacsv.write_csv(keys, buf, pacsv.WriteOptions(include_header=False))
         with cur.copy(copy_stmt) as copy:
             copy.write(buf.getvalue())
-    match = sql.SQL(" AND ").join(sql.SQL("t.{} = s.{}").format(col, col) for col in pk)
+    return _Keys(stage, columns)
+
+
+def _keep_shared(cur: psycopg.Cursor, load_id: int, table: TableSpec, keys: _Keys) -> int:
+    """Take out of ``keys`` the rows another load kept as its own (a shared admin, a tag)."""
+    used = ledger.used_by_others(cur, load_id, table.name)
+    if not used:
+        return 0
+    cur.execute(
+        sql.SQL("DELETE FROM {} s WHERE {} = ANY(%s::text[])").format(
+            keys.name, append.key_text("s", keys.columns)
+        ),
+        (used,),
+    )
+    return cur.rowcount
+
+
+def _delete(cur: psycopg.Cursor, table: TableSpec, keys: _Keys, dry_run: bool) -> int:
+    match = sql.SQL(" AND ").join(
+        sql.SQL("t.{} = s.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in keys.columns
+    )
     target = sql.Identifier(*table.qualified)
     if dry_run:
-        query = sql.SQL("SELECT count(*) FROM {} t JOIN {} s ON {}").format(target, stage, match)
+        query = sql.SQL("SELECT count(*) FROM {} t JOIN {} s ON {}").format(
+            target, keys.name, match
+        )
         row = cur.execute(query).fetchone()
         return int(row[0]) if row else 0
-    cur.execute(sql.SQL("DELETE FROM {} t USING {} s WHERE {}").format(target, stage, match))
+    cur.execute(sql.SQL("DELETE FROM {} t USING {} s WHERE {}").format(target, keys.name, match))
     return cur.rowcount

@@ -14,6 +14,7 @@ from loader.target import Target
 from seedgen.errors import LoadError
 
 LOCK_KEY = "seedgen.load"
+LOCK_WAIT = "5s"
 
 
 def pg_message(exc: BaseException) -> str:
@@ -32,14 +33,23 @@ def connect(target: Target) -> psycopg.Connection:
         ) from None
 
 
-def lock(conn: psycopg.Connection) -> None:
-    """One seedgen writer per database: a session advisory lock, held until disconnect."""
-    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (LOCK_KEY,)).fetchone()
-    if not row or not row[0]:
+def lock(conn: psycopg.Connection, wait: str = LOCK_WAIT) -> None:
+    """One seedgen writer per database: a session advisory lock, held until disconnect.
+
+    Waits up to ``wait``: a backend that has just closed may not have released it yet (its exit
+    is asynchronous), so a command run right after another would otherwise be refused.
+    """
+    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(wait)))
+    try:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (LOCK_KEY,))
+    except psycopg.errors.LockNotAvailable:
         raise LoadError(
-            "another seedgen load is running on this database (advisory lock held)",
+            f"another seedgen load is running on this database (advisory lock held for {wait})",
             hint="wait for it to finish, then run this command again",
-        )
+        ) from None
+    finally:
+        if not conn.closed:
+            conn.execute("RESET lock_timeout")
 
 
 def create_database(target: Target) -> bool:

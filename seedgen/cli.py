@@ -115,6 +115,18 @@ def load(
     force: bool = typer.Option(
         False, "--force", help="if SET is already loaded here, remove its rows first"
     ),
+    append: bool = typer.Option(
+        False,
+        "--append",
+        help="load next to existing rows: key collisions refused, unique conflicts filtered",
+    ),
+    rebuild_ratio: float = typer.Option(
+        0.2,
+        "--rebuild-ratio",
+        min=0.0,
+        help="--append: rebuild a table's indexes if incoming rows >= ratio x existing rows, "
+        "else keep them",
+    ),
     jobs: int = typer.Option(
         0, "--jobs", min=0, help="connections for COPY/index builds; 0 = cores"
     ),
@@ -128,6 +140,8 @@ def load(
 ) -> None:
     """Verify SET and bulk-load it: drop indexes/FKs, COPY, rebuild, reset sequences, ANALYZE.
 
+    With --append, load next to existing rows: key collisions are refused before anything is
+    written, rows whose unique values are taken are left out (with their dependents) and listed.
     Example: seedgen load seed-data/sets/genonaut-seed42 --database-url postgresql://localhost/app_demo
     """
     from loader.load import LoadOptions, load_set
@@ -138,6 +152,8 @@ def load(
         dry_run=dry_run,
         resume=resume,
         force=force,
+        append=append,
+        rebuild_ratio=rebuild_ratio,
         jobs=jobs,
         allow_any_name=allow_any_name,
         allow_remote=allow_remote,

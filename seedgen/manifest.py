@@ -57,7 +57,31 @@ class ShardSpec(_Strict):
     sha256: str
 
 
+class ReferenceSpec(_Strict):
+    """A reference the database does not enforce (no FK), declared by the dataset.
+
+    ``columns`` of this table hold ``parent_columns`` of set table ``table`` in the rows where
+    every ``when`` column has the given value (a polymorphic link: ``content_tags.content_id``
+    points into one of two tables, by ``content_source``). ``--append`` rewrites and drops
+    through these like through FKs; ``seedgen verify`` checks them for orphans.
+    """
+
+    columns: list[str]
+    table: str
+    parent_columns: list[str]
+    when: dict[str, str] = {}
+
+
 class TableSpec(_Strict):
+    """One table of the set.
+
+    ``key_ranges`` are the integer key ranges the set reserves (``--append`` refuses a set whose
+    range overlaps existing rows before copying anything). ``shared_keys`` are primary-key values
+    the set shares on purpose with others (same entity: the existing row is kept), and
+    ``on_conflict`` says what ``--append`` does with a row whose other unique columns match an
+    existing row: ``drop`` it and its dependents, or ``remap`` references to the existing row.
+    """
+
     name: str
     schema_name: str = "public"
     columns: list[ColumnSpec]
@@ -66,6 +90,9 @@ class TableSpec(_Strict):
     rows: int
     batch_rows: int
     key_ranges: dict[str, list[int]] = {}
+    shared_keys: list[str] = []
+    on_conflict: Literal["drop", "remap"] = "drop"
+    references: list[ReferenceSpec] = []
     shards: list[ShardSpec]
 
     @property

@@ -40,6 +40,10 @@ class Reporter:
     def summary(self, message: str) -> None:
         self.write(message)
 
+    def warning(self, message: str) -> None:
+        """Shown even with ``--quiet``: something the user must know (rows left out…)."""
+        self.write(f"warning: {message}")
+
     def batch(
         self, table: str, done: int, total: int, nbytes: int, line: str | None = None
     ) -> None:
@@ -91,6 +95,9 @@ class JsonReporter(Reporter):
 
     def summary(self, message: str) -> None:
         self._emit("summary", message=message)
+
+    def warning(self, message: str) -> None:
+        self._emit("warning", message=message)
 
     def batch(
         self, table: str, done: int, total: int, nbytes: int, line: str | None = None

@@ -40,6 +40,13 @@ class GenerateSettings(BaseModel):
         100_000, ge=1, description="rows per COPY batch / Parquet row group for other tables"
     )
     max_workers: int = Field(0, ge=0, description="generator processes; 0 = one per core")
+    key_offset: int = Field(
+        0,
+        ge=0,
+        lt=2**31,
+        description="added to every integer key; give each set you append to one database its "
+        "own range",
+    )
 
     def workers(self) -> int:
         return self.max_workers or (os.cpu_count() or 1)

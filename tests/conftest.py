@@ -5,6 +5,9 @@ Every database a test makes is named ``seedgen_t_<random>_test`` and dropped aft
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -90,3 +93,20 @@ def fetch(url: str, query: str, params: tuple | dict = ()) -> list[tuple]:
 
 def scalar(url: str, query: str, params: tuple = ()) -> object:
     return fetch(url, query, params)[0][0]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def seedgen(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI (``python -m seedgen``) in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "seedgen", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

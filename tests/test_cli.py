@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,21 +13,7 @@ from generator.datasets.genonaut.settings import GenonautSettings
 from generator.engine import Request, load_dataset
 from seedgen.errors import ConfigError, EnvError
 from seedgen.settings import describe_keys, parse_overrides
-from tests.conftest import GENONAUT_TABLES
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def seedgen(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "seedgen", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.conftest import GENONAUT_TABLES, ROOT, seedgen
 
 
 def test_flags_with_dashes_or_underscores_override_config(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from seedgen.manifest import read_manifest
-from tests.conftest import make_set, scalar
+from tests.conftest import make_set, scalar, seedgen
 from tests.test_load_failures import _add_user_trigger, state
 
 FAILPOINTS = [
@@ -160,12 +160,7 @@ def test_repair_restores_objects_without_loading(crash_set: Path, make_db) -> No
     blocked = _load(crash_set, url)
     _, err = blocked.communicate(timeout=300)
     assert blocked.returncode != 0 and "--resume" in err and "seedgen repair" in err
-    repair = subprocess.run(
-        [sys.executable, "-m", "seedgen", "repair", "--database-url", url],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    repair = seedgen("repair", "--database-url", url)
     assert repair.returncode == 0, repair.stderr
     assert "restored" in repair.stderr
     assert state(url)[0] == before

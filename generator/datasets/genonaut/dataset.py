@@ -3,10 +3,15 @@
 Only composes engine pieces. Row layouts (all indexes are 0-based row numbers):
 
 - users: row 0 is the admin (id from ``DB_USER_ADMIN_UUID``); rows 1.. are generated.
-- tags: one row per distinct pool name (101).
-- content_items: ids ``1..N``; content_items_auto: ids ``N+1..N+M`` (disjoint, int4).
+- tags: one row per distinct pool name (101); ids are UUIDv5 of the name, the same in every set.
+- content_items: ids ``K+1..K+N``; content_items_auto: ids ``K+N+1..K+N+M`` (disjoint, int4),
+  where ``K`` is ``key_offset`` (0 by default; sets appended to one database need disjoint K).
 - generation_jobs: rows ``[0, N)`` complete the items, ``[N, N+M)`` the auto items (same user,
-  prompt and time as their item), then the extra, never-completed jobs; ids are ``row + 1``.
+  prompt and time as their item), then the extra, never-completed jobs; ids are ``K + row + 1``.
+
+For ``--append`` the manifest marks the admin user and the tags as shared keys (the same entity
+in every set: an existing row is kept) and tags as ``remap`` on a name conflict (an application's
+own tag of that name is used); users with a taken username are dropped with their content.
 - content_tags: exploded from the items then the auto items (driving row = item row).
 
 Every FK is recomputed from the parent's row index (``creator`` of item i, the tag indexes of
@@ -15,6 +20,7 @@ item i), never looked up.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -34,6 +40,8 @@ from generator.datasets.genonaut.vocabulary import VOCABULARY
 from generator.pools import faker_pool
 from generator.rng import Stream, permute
 from generator.text import TemplateSet
+from seedgen.errors import ConfigError
+from seedgen.manifest import ReferenceSpec
 from seedgen.settings import require_uuid
 
 ADMIN_ENV = "DB_USER_ADMIN_UUID"
@@ -81,7 +89,13 @@ class GenonautDataset(Dataset):
 
     @cached_property
     def id_offset(self) -> dict[str, int]:
-        return {"content_items": 1, "content_items_auto": 1 + self.n["content_items"]}
+        """First integer id of each table (``key_offset`` shifts them all)."""
+        base = 1 + self.settings.key_offset
+        return {
+            "content_items": base,
+            "content_items_auto": base + self.n["content_items"],
+            "generation_jobs": base,
+        }
 
     @cached_property
     def n_content(self) -> int:
@@ -107,9 +121,35 @@ class GenonautDataset(Dataset):
         s, n = self.settings, self.n
         default = s.batch_size_default
         offset = self.id_offset
+        top = (
+            max(
+                offset["content_items_auto"] + n["content_items_auto"],
+                offset["generation_jobs"] + self.n_jobs,
+            )
+            - 1
+        )
+        if top >= 2**31:
+            raise ConfigError(
+                f"key_offset {s.key_offset:,} puts ids up to {top:,}, past the int4 columns' "
+                f"limit {2**31 - 1:,}",
+                hint="choose a smaller key_offset",
+            )
         return [
-            TableGen("users", n["users"], _cols(models.users), default),
-            TableGen("tags", n["tags"], _cols(models.tags), default),
+            TableGen(
+                "users",
+                n["users"],
+                _cols(models.users),
+                default,
+                shared_keys=(self.context["admin_uuid"],),
+            ),
+            TableGen(
+                "tags",
+                n["tags"],
+                _cols(models.tags),
+                default,
+                shared_keys=tuple(self.tag_ids.to_pylist()),
+                on_conflict="remap",
+            ),
             *(
                 TableGen(
                     t,
@@ -125,7 +165,9 @@ class GenonautDataset(Dataset):
                 self.n_jobs,
                 _cols(models.generation_jobs, skip=_JOB_NULLS),
                 default,
-                key_ranges={"id": [1, self.n_jobs]},
+                key_ranges={
+                    "id": [offset["generation_jobs"], offset["generation_jobs"] + self.n_jobs - 1]
+                },
             ),
             TableGen(
                 "content_tags",
@@ -134,6 +176,16 @@ class GenonautDataset(Dataset):
                 default,
                 fanout=(s.tags_per_item_min + self.tags_max) / 2,
                 exploded=True,
+                # content_id has no FK (it points into either partition, by content_source)
+                references=tuple(
+                    ReferenceSpec(
+                        columns=["content_id"],
+                        table=t,
+                        parent_columns=["id"],
+                        when={"content_source": SOURCES[t][1]},
+                    )
+                    for t in CONTENT
+                ),
             ),
         ]
 
@@ -173,8 +225,9 @@ class GenonautDataset(Dataset):
 
     @cached_property
     def tag_ids(self) -> pa.StringArray:
-        key = col.uuid_key_space(self.settings.seed, "tags")
-        return col.uuid4_strings(key, np.arange(self.n["tags"]))
+        """Name-derived (UUIDv5), not seeded: every genonaut set names the same tag the same way,
+        so sets appended to one database share their tags instead of colliding on the name."""
+        return _tag_ids()
 
     def creator(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
         """User row of item ``idx``: exactly ``admin_rows`` rows get the admin (row 0)."""
@@ -356,7 +409,7 @@ class GenonautDataset(Dataset):
         if len(extra):
             parts.append(self._extra_jobs(extra, extra - self.n_content))
         merged = {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
-        merged["id"] = pa.array((idx + 1).astype(np.int32))
+        merged["id"] = pa.array((idx + self.id_offset["generation_jobs"]).astype(np.int32))
         merged["job_type"] = pa.array(["image"] * len(idx), pa.string())
         merged["params"] = pa.array(["{}"] * len(idx), pa.string())
         return merged
@@ -436,6 +489,14 @@ def _cols(table: Any, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Columns a builder produces: all but ``skip`` and nullable columns it leaves out."""
     optional = {"path_thumb", "path_thumbs_alt_res"}
     return tuple(c.name for c in table.columns if c.name not in skip | optional)
+
+
+TAG_NAMESPACE = uuid.UUID("6f1c3f0e-2d52-5b8a-9a51-8a3c6d1e5b70")
+
+
+@lru_cache(maxsize=1)
+def _tag_ids() -> pa.StringArray:
+    return pa.array([str(uuid.uuid5(TAG_NAMESPACE, name)) for name in VOCABULARY.tag_names])
 
 
 @lru_cache(maxsize=1)
