@@ -156,24 +156,50 @@ def plan_tables(
         if append:
             _describe_keys(cur, table, plan)
         plans.append(plan)
+    if append:
+        _refuse_backward_references(manifest, plans)
     return plans
 
 
+def _points_at(fk: ForeignKey, table: TableSpec, plan: TablePlan) -> bool:
+    """Whether ``fk`` can reference rows of set table ``table``."""
+    return fk.table == table.name if fk.table else fk.parent in plan.relations
+
+
+def _refuse_backward_references(manifest: Manifest, plans: list[TablePlan]) -> None:
+    """The merge goes parents first; a reference to the same or a later table of the set (a
+    self-reference, a cycle) would be rewritten or cascaded too late: refuse it up front."""
+    for child in plans:
+        for fk in child.foreign_keys:
+            for table, parent in zip(manifest.tables, plans, strict=True):
+                if _points_at(fk, table, parent) and parent.position >= child.position:
+                    raise SchemaMismatchError(
+                        f"--append cannot yet follow {fk.name} from {child.table} to "
+                        f"{table.name} (a reference within the set that is not parent-first)",
+                        hint="load into empty tables without --append",
+                    )
+
+
 def _describe_keys(cur: psycopg.Cursor, table: TableSpec, plan: TablePlan) -> None:
+    """Primary key, unique keys and FKs of the live table, as far as the set's columns reach
+    (a unique key or FK over a column the set leaves to its default is the database's job)."""
     name = _regclass(cur, table.qualified)
+    have = {c.name for c in table.columns}
     for index, primary, columns in cur.execute(_UNIQUE_KEYS, (name,)).fetchall():
         if primary:
             plan.primary_key = list(columns)
-        elif list(columns) != plan.primary_key:
+        elif list(columns) != plan.primary_key and set(columns) <= have:
             plan.unique_keys[index] = list(columns)
-    if not plan.primary_key:
+    if not plan.primary_key or not set(plan.primary_key) <= have:
         raise SchemaMismatchError(
-            f"table {table.name} has no primary key; --append cannot tell its rows apart",
+            f"table {table.name} has no primary key the set fills; --append cannot tell its "
+            "rows apart",
             hint="give the table a primary key, or load into an empty database without --append",
         )
     plan.foreign_keys = [
         ForeignKey(fk.name, fk.columns, [fk.parent_schema, fk.parent_table], fk.parent_columns)
         for fk in catalog.foreign_keys(cur, catalog.table_oids(cur, [table.qualified]), cloned=True)
+        if set(fk.columns) <= have
     ]
     for ref in table.references:
         when = " ".join(f"{k}={v}" for k, v in ref.when.items())
@@ -230,9 +256,11 @@ def create_work_tables(
     for table, plan in zip(manifest.tables, plans, strict=True):
         live = sql.Identifier(*table.qualified)
         pk = plan.primary_key
+        # only the set's columns, no constraints: what the set lacks, the INSERT leaves to the
+        # live table's defaults, as COPY would
         cur.execute(
-            sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(
-                _work("stage", load_id, plan), live
+            sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT {} FROM {} t WITH NO DATA").format(
+                _work("stage", load_id, plan), _cols("t", [c.name for c in table.columns]), live
             )
         )
         cur.execute(
@@ -251,6 +279,15 @@ def create_work_tables(
                 _work("keys", load_id, plan), _cols("t", pk), live
             )
         )
+
+
+def staged_rows(cur: psycopg.Cursor, load_id: int, plan: TablePlan) -> int:
+    row = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_work("stage", load_id, plan)))
+    return int((row.fetchone() or (0,))[0])
+
+
+def truncate_stage(cur: psycopg.Cursor, load_id: int, plan: TablePlan) -> None:
+    cur.execute(sql.SQL("TRUNCATE {}").format(_work("stage", load_id, plan)))
 
 
 def drop_work_tables(
@@ -320,6 +357,7 @@ def merge_table(
     )
     parents = _parent_maps(load_id, manifest, plans, plan)
     # a. remaps first (they may change key columns), then cascades on the final values
+    referenced = _referenced_columns(manifest, plans, plan)
     for fk, mapping in parents:
         cols = fk.columns
         n_cols = [f"n_{c}" for c in fk.parent_columns]
@@ -341,6 +379,13 @@ def merge_table(
                 e=_cols("m", e_cols),
             )
         )
+        if cur.rowcount and referenced & set(cols):
+            raise SchemaMismatchError(
+                f"{table.name}: {cur.rowcount:,} row(s) had {', '.join(cols)} rewritten by "
+                f"{fk.name}, and other tables of the set reference those columns; --append "
+                "cannot follow that yet",
+                hint="load into empty tables without --append",
+            )
     for fk, mapping in parents:
         n_cols = [f"n_{c}" for c in fk.parent_columns]
         cur.execute(
@@ -389,8 +434,9 @@ def merge_table(
     names = [c.name for c in table.columns]
     cur.execute(
         sql.SQL(
-            "WITH ins AS (INSERT INTO {t} ({cols}) SELECT {scols} FROM {s} s WHERE {unseen} "
-            "RETURNING {pk}) INSERT INTO {k} SELECT * FROM ins"
+            "WITH ins AS (INSERT INTO {t} ({cols}) OVERRIDING SYSTEM VALUE "
+            "SELECT {scols} FROM {s} s WHERE {unseen} RETURNING {pk}) "
+            "INSERT INTO {k} SELECT * FROM ins"
         ).format(
             t=live,
             cols=_cols(None, names),
@@ -420,11 +466,23 @@ def merge_table(
             "INSERT INTO seedgen.conflicts (load_id, table_name, action, key_name, value, "
             "existing_key) SELECT %s, %s, seedgen_action, seedgen_key, seedgen_value, {e} "
             "FROM {c} WHERE seedgen_action <> 'cascade'"
-        ).format(e=key_text(None, [f"e_{c}" for c in pk]), c=conflict),
+        ).format(e=key_identity(None, [f"e_{c}" for c in pk]), c=conflict),
         (load_id, table.name),
     )
     ledger.mark_merged(cur, load_id, table.name, result.inserted, result.counts)
     return result
+
+
+def _referenced_columns(manifest: Manifest, plans: list[TablePlan], plan: TablePlan) -> set[str]:
+    """Columns of ``plan``'s table that later tables of the set reference."""
+    table = manifest.tables[plan.position]
+    return {
+        col
+        for child in plans[plan.position + 1 :]
+        for fk in child.foreign_keys
+        if _points_at(fk, table, plan)
+        for col in fk.parent_columns
+    }
 
 
 def _parent_maps(
@@ -435,10 +493,7 @@ def _parent_maps(
     out: list[tuple[ForeignKey, sql.Composable]] = []
     for fk in plan.foreign_keys:
         for parent_table, parent in zip(manifest.tables, plans, strict=True):
-            points_here = (
-                fk.table == parent_table.name if fk.table else fk.parent in parent.relations
-            )
-            if not points_here or parent.position >= plan.position:
+            if not _points_at(fk, parent_table, parent) or parent.position >= plan.position:
                 continue
             pk, pcols = parent.primary_key, fk.parent_columns
             mapping = sql.SQL(
@@ -462,6 +517,26 @@ def _parent_maps(
 
 def keys_table(load_id: int, plan: TablePlan) -> sql.Identifier:
     return _work("keys", load_id, plan)
+
+
+def recorded(cur: psycopg.Cursor, load_id: int, plan: TablePlan) -> int | None:
+    """Rows in a load's keys table (None if it has none)."""
+    keys = _work("keys", load_id, plan)
+    row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (keys.as_string(cur),)).fetchone()
+    if not row or not row[0]:
+        return None
+    counted = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(keys)).fetchone()
+    return int(counted[0]) if counted else 0
+
+
+def live_primary_key(cur: psycopg.Cursor, table: TableSpec) -> list[str]:
+    """The live table's primary-key columns, in index order ([] if it has none)."""
+    for _index, primary, columns in cur.execute(
+        _UNIQUE_KEYS, (_regclass(cur, table.qualified),)
+    ).fetchall():
+        if primary:
+            return list(columns)
+    return []
 
 
 def delete_inserted(
@@ -535,6 +610,11 @@ def _when(alias: str, when: dict[str, str]) -> sql.Composable:
     return sql.SQL("").join(
         sql.SQL(" AND {} = {}").format(_col(alias, k), sql.Literal(v)) for k, v in when.items()
     )
+
+
+def key_identity(alias: str | None, columns: list[str]) -> sql.Composable:
+    """A key as an unambiguous text (a JSON array of its values, in primary-key order)."""
+    return sql.SQL("jsonb_build_array({})::text").format(_cols(alias, columns))
 
 
 def key_text(alias: str | None, columns: list[str]) -> sql.Composable:

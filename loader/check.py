@@ -67,18 +67,21 @@ def verify_database(
 
 
 def _counts(cur: psycopg.Cursor, manifest: Manifest, report: VerifyReport) -> None:
-    """An appended set: every row it inserted is there. Otherwise: the table holds the set's
-    rows plus those that later ``--append`` loads inserted."""
+    """An appended set: every row it owns (inserted, or handed over by a reset of a set it
+    shared them with) is there. Otherwise: the table holds the set's rows plus those that later
+    ``--append`` loads inserted."""
     entry = ledger.latest(cur, manifest_checksum(manifest))
     if entry is not None and entry.mode == "append":
         merged = ledger.merged(cur, entry.id)
         plans = {p["table"]: TablePlan.from_json(p) for p in ledger.plan(cur, entry.id)}
         for table in manifest.tables:
-            inserted = merged.get(table.name, (0, {}))[0]
-            found = append.delete_inserted(cur, entry.id, table, plans[table.name], dry_run=True)
+            plan = plans[table.name]
+            owned = append.recorded(cur, entry.id, plan) or 0  # inserted, + shared handed over
+            found = append.delete_inserted(cur, entry.id, table, plan, dry_run=True)
             report.check(
-                found == inserted,
-                f"{table.name}: {found} of the {inserted} rows load {entry.id} inserted are there",
+                found == owned,
+                f"{table.name}: {found} of the {owned} rows load {entry.id} owns are there "
+                f"(it inserted {merged.get(table.name, (0, {}))[0]})",
             )
         return
     later = ledger.appended_since(cur, entry.id) if entry is not None else {}

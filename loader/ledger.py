@@ -236,8 +236,13 @@ def finish(cur: psycopg.Cursor, load_id: int, status: str) -> None:
     )
 
 
-def forget_shards(cur: psycopg.Cursor, load_id: int) -> None:
-    cur.execute("DELETE FROM seedgen.loaded_shards WHERE load_id = %s", (load_id,))
+def forget_shards(cur: psycopg.Cursor, load_id: int, table: str | None = None) -> None:
+    """Forget a load's committed shards (of one table, if ``table``)."""
+    cur.execute(
+        "DELETE FROM seedgen.loaded_shards WHERE load_id = %s "
+        "AND (%s::text IS NULL OR table_name = %s)",
+        (load_id, table, table),
+    )
 
 
 def plan(cur: psycopg.Cursor, load_id: int) -> list[dict[str, Any]]:
@@ -272,18 +277,20 @@ def forget_merges(cur: psycopg.Cursor, load_id: int) -> None:
     cur.execute("DELETE FROM seedgen.conflicts WHERE load_id = %s", (load_id,))
 
 
-def used_by_others(cur: psycopg.Cursor, load_id: int, table: str) -> list[str]:
-    """Keys (as text) of ``table`` that other live loads kept and now reference as their own."""
-    return [
-        key
-        for (key,) in cur.execute(
-            "SELECT DISTINCT c.existing_key FROM seedgen.conflicts c "
-            "JOIN seedgen.loads l ON l.id = c.load_id "
-            "WHERE c.table_name = %s AND c.load_id <> %s AND l.status IN ('running', 'complete') "
-            "AND c.action IN ('present', 'remap') AND c.existing_key IS NOT NULL",
-            (table, load_id),
-        )
-    ]
+def used_by_others(cur: psycopg.Cursor, load_id: int, table: str) -> dict[int, list[str]]:
+    """Keys (``jsonb`` array text) of ``table`` that other loads whose rows remain kept as
+    theirs (``present``) or remapped onto, by load."""
+    out: dict[int, list[str]] = {}
+    for other, key in cur.execute(
+        "SELECT DISTINCT c.load_id, c.existing_key FROM seedgen.conflicts c "
+        "JOIN seedgen.loads l ON l.id = c.load_id "
+        "WHERE c.table_name = %s AND c.load_id <> %s "
+        "AND l.status IN ('running', 'complete', 'repaired') "
+        "AND c.action IN ('present', 'remap') AND c.existing_key IS NOT NULL",
+        (table, load_id),
+    ):
+        out.setdefault(int(other), []).append(key)
+    return out
 
 
 def appended_since(cur: psycopg.Cursor, load_id: int) -> dict[str, int]:

@@ -321,6 +321,7 @@ class _Load:
         if len(merged) == len(self.manifest.tables):
             self._note_merged(merged)
             return
+        self._check_staging(cur, load_id, merged, done)
         if len(done) < sum(len(t.shards) for t in self.manifest.tables):
             self._timed("copy", lambda: pool.run(self._copy_tasks(load_id, done)))
             faults.point("after-copy")
@@ -347,6 +348,33 @@ class _Load:
             self.echo(f"  merged {table.name}: {result.inserted:,} rows inserted")
         self.report.timings["merge"] = time.monotonic() - t0
         self._note_merged(merged)
+
+    def _check_staging(
+        self,
+        cur: psycopg.Cursor,
+        load_id: int,
+        merged: dict[str, tuple[int, dict[str, int]]],
+        done: dict[tuple[str, int], int],
+    ) -> None:
+        """Staging tables are UNLOGGED: a server crash empties them although the ledger says
+        their shards are in. Re-COPY any unmerged table whose staging is short."""
+        for table, plan in zip(self.manifest.tables, self.plans, strict=True):
+            if table.name in merged:
+                continue
+            committed = sum(rows for (name, _), rows in done.items() if name == table.name)
+            staged = append.staged_rows(cur, load_id, plan)
+            if staged == committed:
+                continue
+            self.echo.warning(
+                f"{table.name}: staging holds {staged:,} rows but {committed:,} were committed "
+                "(the server restarted?): copying its shards again"
+            )
+            with self.ctl.transaction():
+                append.truncate_stage(cur, load_id, plan)
+                ledger.forget_shards(cur, load_id, table.name)
+            for key in [k for k in done if k[0] == table.name]:
+                del done[key]
+            self.report.rows[table.name] = 0
 
     def _note_merged(self, merged: dict[str, tuple[int, dict[str, int]]]) -> None:
         for table, (inserted, left_out) in merged.items():

@@ -69,6 +69,12 @@ def reset_set(
                 f"the ledger of {target.dbname} has no load of this set",
                 hint="reset only removes rows seedgen loaded from this set",
             )
+        if entry.status == "running":
+            raise SchemaMismatchError(
+                f"load {entry.id} of this set is unfinished: the objects it dropped are not back",
+                hint="finish it with `seedgen load SET --resume` or restore them with "
+                "`seedgen repair`, then reset",
+            )
         counts: dict[str, int] = {}
         with ctl.transaction(force_rollback=dry_run):
             cur = ctl.cursor()
@@ -114,7 +120,7 @@ def _stage_keys(
 ) -> _Keys:
     """The keys of the rows the load put in ``table``: for an append, the keys it recorded as
     inserted (remapped FKs and rows left out make the shards' keys wrong); else the shards'."""
-    columns = plan.primary_key if plan else table.primary_key
+    columns = plan.primary_key if plan else append.live_primary_key(cur, table)
     if not columns:
         raise SchemaMismatchError(f"table {table.name} has no primary key; cannot tell its rows")
     stage = sql.Identifier(f"seedgen_reset_{table.name}")
@@ -149,15 +155,40 @@ def _stage_keys(
 
 
 def _keep_shared(cur: psycopg.Cursor, load_id: int, table: TableSpec, keys: _Keys) -> int:
-    """Take out of ``keys`` the rows another load kept as its own (a shared admin, a tag)."""
-    used = ledger.used_by_others(cur, load_id, table.name)
-    if not used:
+    """Take out of ``keys`` the rows another load kept as its own (a shared admin, a tag), and
+    hand them to that load: its reset removes them once nobody else uses them."""
+    users = ledger.used_by_others(cur, load_id, table.name)
+    if not users:
         return 0
+    identity = append.key_identity("s", keys.columns)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in keys.columns)
+    for other, used in users.items():
+        plan = next(
+            (TablePlan.from_json(p) for p in ledger.plan(cur, other) if p["table"] == table.name),
+            None,
+        )
+        if plan is None or append.recorded(cur, other, plan) is None:
+            continue
+        theirs = append.keys_table(other, plan)
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {t} ({c}) SELECT {c} FROM {k} s WHERE {i} = ANY(%s::text[]) "
+                "AND NOT EXISTS (SELECT 1 FROM {t} x WHERE {same})"
+            ).format(
+                t=theirs,
+                c=cols,
+                k=keys.name,
+                i=identity,
+                same=sql.SQL(" AND ").join(
+                    sql.SQL("x.{c} = s.{c}").format(c=sql.Identifier(c)) for c in keys.columns
+                ),
+            ),
+            (used,),
+        )
+    every = sorted({key for used in users.values() for key in used})
     cur.execute(
-        sql.SQL("DELETE FROM {} s WHERE {} = ANY(%s::text[])").format(
-            keys.name, append.key_text("s", keys.columns)
-        ),
-        (used,),
+        sql.SQL("DELETE FROM {} s WHERE {} = ANY(%s::text[])").format(keys.name, identity),
+        (every,),
     )
     return cur.rowcount
 

@@ -21,7 +21,7 @@ from loader.reset import reset_set
 from seedgen.errors import LoadError, SchemaMismatchError
 from seedgen.manifest import read_manifest
 from tests.conftest import ADMIN, GENONAUT_TABLES, fetch, make_set, scalar, seedgen
-from tests.test_load_failures import quiet
+from tests.test_load_failures import quiet, state
 
 APPEND = LoadOptions(append=True)
 TINY = {
@@ -91,14 +91,13 @@ def test_second_set_appends_next_to_the_first(two_sets: tuple[Path, Path], make_
     assert report.left_out["users"].get("present") == 1
     assert report.left_out["tags"] == {"present": 101} and report.inserted["tags"] == 0
     assert fingerprint(url)["tags"] == after_a["tags"]
-    manifest_b = read_manifest(b)
-    for table in manifest_b.tables:  # every staged row is inserted or accounted for
-        left = sum(report.left_out[table.name].values())
-        assert report.inserted[table.name] + left == table.rows
+    for table in read_manifest(b).tables:
         assert (
             fingerprint(url)[table.name][0] == after_a[table.name][0] + report.inserted[table.name]
         )
-    assert "plan: content_tags: append" in "\n".join(lines)
+    assert report.inserted["content_tags"] == read_manifest(b).table("content_tags").rows
+    plan = next(line for line in lines if line.startswith("plan: content_tags: append"))
+    assert f"to ~{after_a['content_tags'][0]:,}" in plan and "drop and rebuild" in plan
     assert verify_database(a, url, echo=quiet).problems == []
     assert verify_database(b, url, echo=quiet).problems == []
     # staging and conflict tables are gone; the inserted keys stay for reset
@@ -121,7 +120,21 @@ def test_second_set_appends_next_to_the_first(two_sets: tuple[Path, Path], make_
     assert scalar(url, "SELECT count(*) FROM users WHERE id = %s", (ADMIN,)) == 1
     assert scalar(url, "SELECT count(*) FROM tags") == 101
     assert scalar(url, "SELECT count(*) FROM users") == report.inserted["users"] + 1
-    assert verify_database(b, url, echo=quiet).problems == []
+    assert verify_database(b, url, echo=quiet).problems == []  # it now owns the shared rows
+
+    # verify notices an appended row that went missing
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM generation_jobs WHERE id = (SELECT max(id) FROM generation_jobs)")
+    problems = verify_database(b, url, echo=quiet).problems
+    jobs = report.inserted["generation_jobs"]
+    assert problems == [
+        f"generation_jobs: {jobs - 1} of the {jobs} rows load {report.load_id} "
+        f"owns are there (it inserted {jobs})"
+    ]
+
+    # ...and the last reset removes the shared rows too: nothing of either set is left
+    reset_set(b, url, confirm=True, echo=quiet)
+    assert all(count == 0 for count, _ in fingerprint(url).values())
 
 
 def test_key_collisions_are_refused_before_anything_is_written(tmp_path: Path, make_db) -> None:
@@ -176,6 +189,9 @@ def test_unique_conflicts_in_an_app_database(tmp_path: Path, make_db) -> None:
             "SELECT gen_random_uuid(), n, '{}', now(), now() FROM unnest(%s::text[]) n",
             ([*names, "an-app-tag"],),
         )
+        # an app column the set does not fill (its default does), an ALWAYS identity key
+        conn.execute("ALTER TABLE users ADD COLUMN app_plan text NOT NULL DEFAULT 'free'")
+        conn.execute("ALTER TABLE generation_jobs ALTER COLUMN id SET GENERATED ALWAYS")
     app = fingerprint(url)
     app_tags = dict(fetch(url, "SELECT name, id::text FROM tags"))
     lines: list[str] = []
@@ -218,6 +234,7 @@ def test_unique_conflicts_in_an_app_database(tmp_path: Path, make_db) -> None:
             > 0
         )
     assert scalar(url, "SELECT count(*) FROM tags") == 101 + 1
+    assert scalar(url, "SELECT count(DISTINCT app_plan) FROM users") == 1
     assert verify_database(a, url, echo=quiet).problems == []
 
     # reset removes exactly what the load inserted: the application's rows are untouched
@@ -273,14 +290,27 @@ def test_killed_append_resumes_to_the_same_end_state(two_sets: tuple[Path, Path]
     load_set(a, reference, echo=quiet)
     load_set(b, reference, APPEND, echo=quiet)
     expected = fingerprint(reference)
-    for point in ["after-start", "after-copy", "after-drop", "merge-table:1", "merge-table:4"]:
+    points = ["after-start", "copy-batch:2", "after-copy", "after-drop", "merge-table:1"]
+    for point in [*points, "merge-table:4", "server-restart"]:
         url = make_db()
         load_set(a, url, echo=quiet)
-        killed = _cli_load(b, url, "--append", failpoint=point)
+        killed = _cli_load(
+            b, url, "--append", failpoint=point.replace("server-restart", "after-copy")
+        )
         assert killed.returncode == -9, (point, killed.stderr)
-        assert scalar(url, "SELECT status FROM seedgen.loads ORDER BY id DESC LIMIT 1") == "running"
+        load_id = scalar(url, "SELECT max(id) FROM seedgen.loads")
+        assert (
+            scalar(url, "SELECT status FROM seedgen.loads WHERE id = %s", (load_id,)) == "running"
+        )
+        with pytest.raises(SchemaMismatchError, match="unfinished"):
+            reset_set(b, url, confirm=True, echo=quiet)
+        if point == "server-restart":  # what crash recovery does to an UNLOGGED table
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"TRUNCATE seedgen.stage_{load_id}_4")
         resumed = _cli_load(b, url, "--resume")
         assert resumed.returncode == 0, (point, resumed.stderr)
+        if point == "server-restart":
+            assert "content_tags: staging holds 0 rows" in resumed.stderr
         assert fingerprint(url) == expected, point
         assert verify_database(b, url, echo=quiet).problems == [], point
         assert sorted(work_tables(url)) == sorted(
@@ -303,5 +333,46 @@ def test_repair_after_a_killed_append_then_reset(two_sets: tuple[Path, Path], ma
         fetch(url, "SELECT pg_get_indexdef(indexrelid) FROM pg_index ORDER BY 1") == catalog_before
     )
     assert not any(t.startswith(("stage_", "conflict_")) for t in work_tables(url))
+    # the repaired append keeps its merged rows, and they still use the shared admin and tags
+    lines: list[str] = []
+    reset_set(a, url, confirm=True, echo=lines.append)
+    assert any("users" in line and "kept 1 shared" in line for line in lines), lines
+    assert scalar(url, "SELECT count(*) FROM tags") == 101
     reset_set(b, url, confirm=True, echo=quiet)
-    assert fingerprint(url) == after_a
+    assert all(count == 0 for count, _ in fingerprint(url).values())
+    assert after_a["users"][0] > 0
+
+
+def test_an_error_after_the_merge_removes_only_the_appended_rows(tmp_path: Path, make_db) -> None:
+    a = make_set(tmp_path / "a")
+    url = make_db()
+    victim = shard_rows(a, "users")[5]["username"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        # an expression index the merge cannot check: the rebuild after the merge fails
+        conn.execute("CREATE UNIQUE INDEX users_lower_name ON users (lower(username))")
+        conn.execute(
+            "INSERT INTO users (id, username, email, created_at, updated_at, is_active) "
+            "VALUES (gen_random_uuid(), %s, 'app@app.example', now(), now(), true)",
+            (victim.upper(),),
+        )
+    before = state(url)
+    rows = fingerprint(url)
+    lines: list[str] = []
+    with pytest.raises(LoadError, match="users_lower_name"):
+        load_set(a, url, APPEND, echo=lines.append)
+    assert any("merged content_tags" in line for line in lines)  # it failed after merging
+    assert state(url) == before and fingerprint(url) == rows
+    assert scalar(url, "SELECT status FROM seedgen.loads") == "rolled_back"
+    assert work_tables(url) == []
+
+
+def test_references_the_merge_cannot_follow_are_refused(tmp_path: Path, make_db) -> None:
+    a = make_set(tmp_path / "a")
+    url = make_db()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE tags ADD CONSTRAINT tags_self FOREIGN KEY (id) REFERENCES tags")
+    before = state(url)
+    with pytest.raises(SchemaMismatchError, match="cannot yet follow tags_self"):
+        load_set(a, url, APPEND, echo=quiet)
+    assert state(url) == before
+    assert scalar(url, "SELECT to_regclass('seedgen.loads') IS NULL")
