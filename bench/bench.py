@@ -25,11 +25,11 @@ shared machine (absolute seconds are not). Each timed figure is the median of --
 
 ``--append`` (``make bench-append``) measures ``seedgen load --append`` instead: the default set
 (seed 42) is loaded once into a template database; each run copies it (``CREATE DATABASE …
-TEMPLATE``, untimed) and times appending a seed-43 set of 1 %, 20 % and 100 % of its size, once
-keeping the indexes (``rebuild_ratio`` huge) and once rebuilding them (``rebuild_ratio`` 0). The
-keep/rebuild ratio per size is what the default ``--rebuild-ratio`` (0.2) rests on; the 100 %
-append is also compared with an initial load of the same set into an empty database (the cost of
-staging, key checks and the merge).
+TEMPLATE``, untimed) and times appending a seed-43 set of 1 %, 20 %, 50 % and 100 % of its size
+(``--sizes``), once keeping the indexes (``rebuild_ratio`` huge) and once rebuilding them
+(``rebuild_ratio`` 0). The keep/rebuild ratio per size is what the default ``--rebuild-ratio``
+rests on; the 100 % append is also compared with an initial load of the same set into an empty
+database (the cost of staging, key checks and the merge).
 
 The bench databases (seedgen_bench_*_test) and temporary sets are removed at the end, also on
 error.  Usage: python bench/bench.py [--runs 3] [--scale 1.0] [--shard-rows 100000] [--dsn DSN]
@@ -62,7 +62,7 @@ SCHEMA = ROOT / "tests" / "fixtures" / "genonaut_schema.sql"
 SEEDGEN = Path(sys.executable).parent / "seedgen"
 LOAD_DB, LIMIT_DB = "seedgen_bench_load_test", "seedgen_bench_limit_test"
 BASE_DB = "seedgen_bench_base_test"
-APPEND_SIZES = {"1 %": 0.01, "20 %": 0.2, "100 %": 1.0}
+APPEND_SIZES = "1,20,50,100"  # percent of the base set
 BASE_ROWS = {"target_rows_content_items": 20_000, "target_rows_content_items_auto": 100_000}
 PSQL_ENV = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
 # Runs argv[1:] and prints the peak RSS (KiB) of its largest process, children included.
@@ -223,11 +223,12 @@ def load_only(admin: str, args: argparse.Namespace, work: Path) -> int:
 
 
 def append_bench(admin: str, args: argparse.Namespace, work: Path) -> int:
-    """Append sets of three sizes onto the default set: keep vs rebuild indexes, and vs initial."""
+    """Append sets of several sizes onto the default set: keep vs rebuild indexes, vs initial."""
     base = work / "base"
     gen_set(base, settings(args.scale, args.shard_rows, "parquet"))
+    sizes = {f"{p} %": int(p) / 100 for p in args.sizes.split(",")}
     sets = {}
-    for label, frac in APPEND_SIZES.items():
+    for label, frac in sizes.items():
         opts = {
             **settings(args.scale * frac, args.shard_rows, "parquet"),
             "seed": 43,
@@ -239,9 +240,10 @@ def append_bench(admin: str, args: argparse.Namespace, work: Path) -> int:
     print("loading the base set into the template database ...", file=sys.stderr, flush=True)
     load_set(base, devdb.as_url(fresh_db(admin, BASE_DB)), echo=lambda s: None)
     timings: dict[tuple[str, str], list[float]] = {}
+    steps: dict[tuple[str, str], dict[str, list[float]]] = {}
     for i in range(args.runs):
         for label, set_dir in sets.items():
-            strategies = ("keep", "rebuild") if APPEND_SIZES[label] < 1 else ("rebuild", "initial")
+            strategies = ("keep", "rebuild") if sizes[label] < 1 else ("rebuild", "initial")
             for strategy in strategies:
                 print(
                     f"run {i + 1}/{args.runs}: {label} {strategy} ...", file=sys.stderr, flush=True
@@ -266,8 +268,10 @@ def append_bench(admin: str, args: argparse.Namespace, work: Path) -> int:
                     ratio = 0.0 if strategy == "rebuild" else 1e12
                     options = LoadOptions(append=True, rebuild_ratio=ratio)
                 t0 = time.monotonic()
-                load_set(set_dir, url, options, echo=lambda s: None)
+                report = load_set(set_dir, url, options, echo=lambda s: None)
                 timings.setdefault((label, strategy), []).append(time.monotonic() - t0)
+                for step, seconds in report.timings.items():
+                    steps.setdefault((label, strategy), {}).setdefault(step, []).append(seconds)
     base_rows = read_manifest(base).total_rows
     print(
         f"\n## seedgen bench-append: onto the genonaut set ({base_rows:,} rows), "
@@ -277,7 +281,7 @@ def append_bench(admin: str, args: argparse.Namespace, work: Path) -> int:
     print("|---|---:|---:|---:|---:|")
     for label, set_dir in sets.items():
         rows = read_manifest(set_dir).total_rows
-        if APPEND_SIZES[label] < 1:
+        if sizes[label] < 1:
             keep, rebuild = med(timings[(label, "keep")]), med(timings[(label, "rebuild")])
             print(
                 f"| {label} | {rows:,} | {keep:.2f} s | {rebuild:.2f} s | {keep / rebuild:.2f}x |"
@@ -289,8 +293,10 @@ def append_bench(admin: str, args: argparse.Namespace, work: Path) -> int:
                 f"set into an empty database: {initial_t:.2f} s (append / initial "
                 f"{append_t / initial_t:.2f}x) |"
             )
+    print("\nseedgen's own steps (medians):")
     for key, values in timings.items():
-        print(f"<!-- {key[0]} {key[1]}: {fmt_runs(values)} -->")
+        parts = ", ".join(f"{k} {med(v):.1f}s" for k, v in steps.get(key, {}).items())
+        print(f"- {key[0]} {key[1]}: {parts} (runs: {fmt_runs(values)})")
     return 0
 
 
@@ -319,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load-only", action="store_true", help="only seedgen load vs the limit")
     ap.add_argument("--tables", default="", help="with --load-only: load only these tables")
     ap.add_argument("--append", action="store_true", help="only --append: keep vs rebuild")
+    ap.add_argument(
+        "--sizes", default=APPEND_SIZES, help="with --append: appended set sizes, %% of the base"
+    )
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs must be at least 1")

@@ -74,6 +74,9 @@ class TablePlan:
     unique_keys: dict[str, list[str]] = field(default_factory=dict)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     relations: list[list[str]] = field(default_factory=list)  # itself and partition ancestors
+    # key columns in a range the set reserves (checked empty before COPY): a key or unique value
+    # containing one cannot already exist, so those joins against the live table are skipped
+    reserved: list[str] = field(default_factory=list)
 
     def describe(self, append: bool) -> str:
         if not append:
@@ -155,6 +158,7 @@ def plan_tables(
         )
         if append:
             _describe_keys(cur, table, plan)
+            plan.reserved = [c for c in plan.primary_key if c in table.key_ranges]
         plans.append(plan)
     if append:
         _refuse_backward_references(manifest, plans)
@@ -308,7 +312,7 @@ def key_collisions(
     """Staged keys that exist already and are not the set's shared keys (read-only)."""
     found = []
     for table, plan in zip(manifest.tables, plans, strict=True):
-        if table.name in skip:
+        if table.name in skip or plan.reserved:
             continue
         pk = plan.primary_key
         query = sql.SQL(
@@ -358,6 +362,7 @@ def merge_table(
     parents = _parent_maps(load_id, manifest, plans, plan)
     # a. remaps first (they may change key columns), then cascades on the final values
     referenced = _referenced_columns(manifest, plans, plan)
+    rewritten: set[str] = set()
     for fk, mapping in parents:
         cols = fk.columns
         n_cols = [f"n_{c}" for c in fk.parent_columns]
@@ -379,6 +384,8 @@ def merge_table(
                 e=_cols("m", e_cols),
             )
         )
+        if cur.rowcount:
+            rewritten |= set(cols)
         if cur.rowcount and referenced & set(cols):
             raise SchemaMismatchError(
                 f"{table.name}: {cur.rowcount:,} row(s) had {', '.join(cols)} rewritten by "
@@ -411,7 +418,10 @@ def merge_table(
         ("primary key", pk, "present"),
         *((n, c, table.on_conflict) for n, c in plan.unique_keys.items()),
     ]
+    reserved = set(plan.reserved) - rewritten
     for key_name, columns, action in keys:
+        if reserved & set(columns):
+            continue  # holds a value from the set's reserved range: no existing row has it
         cur.execute(
             sql.SQL(
                 "INSERT INTO {c} ({npk}, {epk}, seedgen_action, seedgen_key, seedgen_value) "

@@ -50,7 +50,7 @@ class LoadOptions:
     resume: bool = False
     force: bool = False  # replace this set if the ledger says it is loaded here
     append: bool = False  # load next to existing rows (staging + merge, see loader.append)
-    rebuild_ratio: float = 0.2  # append: drop/rebuild a table's indexes if incoming >= ratio × rows
+    rebuild_ratio: float = 0.3  # append: drop/rebuild a table's indexes if incoming >= ratio × rows
     allow_any_name: bool = False
     allow_remote: bool = False
     jobs: int = 0  # 0 = one per core
@@ -338,6 +338,7 @@ class _Load:
         for table in self.manifest.tables:
             if table.name in merged:
                 continue
+            self.echo(f"  merging {table.name}: {table.rows:,} staged rows ...")
             with self.ctl.transaction():
                 result = append.merge_table(cur, load_id, self.manifest, self.plans, table)
                 faults.point("merge-table")

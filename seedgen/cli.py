@@ -121,7 +121,7 @@ def load(
         help="load next to existing rows: key collisions refused, unique conflicts filtered",
     ),
     rebuild_ratio: float = typer.Option(
-        0.2,
+        0.3,
         "--rebuild-ratio",
         min=0.0,
         help="--append: rebuild a table's indexes if incoming rows >= ratio x existing rows, "

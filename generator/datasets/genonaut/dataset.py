@@ -176,6 +176,13 @@ class GenonautDataset(Dataset):
                 default,
                 fanout=(s.tags_per_item_min + self.tags_max) / 2,
                 exploded=True,
+                # the content ids of both partitions: one contiguous reserved range
+                key_ranges={
+                    "content_id": [
+                        offset["content_items"],
+                        offset["content_items"] + self.n_content - 1,
+                    ]
+                },
                 # content_id has no FK (it points into either partition, by content_source)
                 references=tuple(
                     ReferenceSpec(
