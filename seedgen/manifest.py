@@ -22,7 +22,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from seedgen.errors import ManifestError
 
-MANIFEST_VERSION = 1
+# 2 added shared_keys, on_conflict and references (for --append). Version 1 sets still read
+# (the new fields default to empty); a seedgen that knows only 1 refuses 2 by its version.
+MANIFEST_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
 
@@ -176,11 +179,11 @@ def read_manifest(set_dir: Path) -> Manifest:
     version = raw.get("manifest_version") if isinstance(raw, dict) else None
     if not isinstance(version, int):
         raise ManifestError(f"{path}: no integer manifest_version")
-    if version != MANIFEST_VERSION:
+    if version not in READABLE_VERSIONS:
         newer = version > MANIFEST_VERSION
         raise ManifestError(
             f"{path}: manifest_version {version} is {'newer' if newer else 'older'} than the "
-            f"version this seedgen reads ({MANIFEST_VERSION})",
+            f"versions this seedgen reads ({', '.join(map(str, READABLE_VERSIONS))})",
             hint="upgrade seedgen" if newer else "regenerate the set with this seedgen",
         )
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from loader.check import verify_database
 from loader.load import LoadOptions, load_set
 from seedgen.errors import (
     LoadError,
@@ -148,8 +149,23 @@ def test_manifest_from_a_newer_version(small_set: Path, tmp_path: Path) -> None:
     raw["manifest_version"] = 99
     raw["some_future_field"] = True
     (newer / MANIFEST_NAME).write_text(json.dumps(raw))
-    with pytest.raises(ManifestError, match=r"manifest_version 99 is newer .* \(1\)"):
+    with pytest.raises(ManifestError, match=r"manifest_version 99 is newer .* \(1, 2\)"):
         load_set(newer, "postgresql://127.0.0.1:1/x_test", echo=quiet)
+
+
+def test_a_version_1_manifest_still_loads(small_set: Path, tmp_path: Path, make_db) -> None:
+    old = _copy_set(small_set, tmp_path / "v1")
+    raw = json.loads((old / MANIFEST_NAME).read_text())
+    raw["manifest_version"] = 1
+    for table in raw["tables"]:  # what version 2 added
+        for key in ("shared_keys", "on_conflict", "references"):
+            table.pop(key)
+    (old / MANIFEST_NAME).write_text(json.dumps(raw))
+    manifest = read_manifest(old)
+    assert manifest.manifest_version == 1 and manifest.table("users").shared_keys == []
+    url = make_db()
+    load_set(old, url, echo=quiet)
+    assert verify_database(old, url, echo=quiet).problems == []
 
 
 def test_incomplete_set_is_not_a_set(tmp_path: Path) -> None:
@@ -265,8 +281,6 @@ def test_create_schema_builds_what_the_migrations_build(small_set: Path, make_db
 def test_verify_and_ledger(small_set: Path, make_db) -> None:
     url = make_db()
     load_set(small_set, url, echo=quiet)
-    from loader.check import verify_database
-
     lines: list[str] = []
     report = verify_database(small_set, url, echo=lines.append)
     assert report.problems == [] and report.checks > 60, lines
