@@ -457,20 +457,13 @@ def merge_table(
             k=_work("keys", load_id, plan),
         )
     )
-    result = MergeResult(inserted=cur.rowcount)
-    for action, count in cur.execute(
-        sql.SQL("SELECT seedgen_action, count(*) FROM {} GROUP BY 1 ORDER BY 1").format(conflict)
-    ):
-        result.counts[action] = int(count)
-    for action, key_name, count, values in cur.execute(
-        sql.SQL(
-            "SELECT seedgen_action, seedgen_key, count(*), "
-            "(array_agg(seedgen_value ORDER BY seedgen_value))[1:%s] FROM {} "
-            "WHERE seedgen_action IN ('drop', 'remap') GROUP BY 1, 2 ORDER BY 1, 2"
-        ).format(conflict),
-        (SHOW,),
-    ):
-        result.conflicts.append((action, key_name, int(count), list(values)))
+    inserted = cur.rowcount
+    counts = {
+        str(action): int(count)
+        for action, count in cur.execute(
+            sql.SQL("SELECT seedgen_action, count(*) FROM {} GROUP BY 1").format(conflict)
+        )
+    }
     cur.execute(
         sql.SQL(
             "INSERT INTO seedgen.conflicts (load_id, table_name, action, key_name, value, "
@@ -479,7 +472,22 @@ def merge_table(
         ).format(e=key_identity(None, [f"e_{c}" for c in pk]), c=conflict),
         (load_id, table.name),
     )
-    ledger.mark_merged(cur, load_id, table.name, result.inserted, result.counts)
+    ledger.mark_merged(cur, load_id, table.name, inserted, counts)
+    return recorded_result(cur, load_id, table.name, inserted, counts)
+
+
+def recorded_result(
+    cur: psycopg.Cursor, load_id: int, table: str, inserted: int, counts: dict[str, int]
+) -> MergeResult:
+    """A merged table's outcome as the ledger keeps it (also after a resume)."""
+    result = MergeResult(inserted=inserted, counts=dict(counts))
+    for action, key_name, count, values in cur.execute(
+        "SELECT action, key_name, count(*), (array_agg(value ORDER BY value))[1:%s] "
+        "FROM seedgen.conflicts WHERE load_id = %s AND table_name = %s "
+        "AND action IN ('drop', 'remap') GROUP BY 1, 2 ORDER BY 1, 2",
+        (SHOW, load_id, table),
+    ):
+        result.conflicts.append((action, key_name, int(count), list(values)))
     return result
 
 

@@ -318,6 +318,9 @@ class _Load:
         """COPY into staging, refuse key collisions, drop, merge table by table (parents first)."""
         cur = self.ctl.cursor()
         merged = ledger.merged(cur, load_id)
+        for table, (inserted, left_out) in merged.items():  # merged before an interruption
+            result = append.recorded_result(cur, load_id, table, inserted, left_out)
+            self._warn(table, result)
         if len(merged) == len(self.manifest.tables):
             self._note_merged(merged)
             return
@@ -343,9 +346,7 @@ class _Load:
                 result = append.merge_table(cur, load_id, self.manifest, self.plans, table)
                 faults.point("merge-table")
             merged[table.name] = (result.inserted, result.counts)
-            for line in append.conflict_warnings(table.name, result):
-                self.report.warnings.append(line)
-                self.echo.warning(line)
+            self._warn(table.name, result)
             self.echo(f"  merged {table.name}: {result.inserted:,} rows inserted")
         self.report.timings["merge"] = time.monotonic() - t0
         self._note_merged(merged)
@@ -376,6 +377,11 @@ class _Load:
             for key in [k for k in done if k[0] == table.name]:
                 del done[key]
             self.report.rows[table.name] = 0
+
+    def _warn(self, table: str, result: append.MergeResult) -> None:
+        for line in append.conflict_warnings(table, result):
+            self.report.warnings.append(line)
+            self.echo.warning(line)
 
     def _note_merged(self, merged: dict[str, tuple[int, dict[str, int]]]) -> None:
         for table, (inserted, left_out) in merged.items():

@@ -8,6 +8,7 @@ appended rows.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -376,3 +377,34 @@ def test_references_the_merge_cannot_follow_are_refused(tmp_path: Path, make_db)
         load_set(a, url, APPEND, echo=quiet)
     assert state(url) == before
     assert scalar(url, "SELECT to_regclass('seedgen.loads') IS NULL")
+
+
+def test_conflict_warnings_reach_quiet_and_json_output(tmp_path: Path, make_db) -> None:
+    a = make_set(tmp_path / "a")
+    victim = shard_rows(a, "users")[3]["username"]
+    urls = []
+    for _ in range(3):
+        url = make_db()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO users (id, username, email, created_at, updated_at, is_active) "
+                "VALUES (gen_random_uuid(), %s, 'app@app.example', now(), now(), true)",
+                (victim,),
+            )
+        urls.append(url)
+    as_json = seedgen("--log-json", "load", str(a), "--database-url", urls[0], "--append")
+    assert as_json.returncode == 0, as_json.stderr
+    events = [json.loads(line) for line in as_json.stdout.splitlines()]
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    assert any(f"ix_users_username already taken: {victim}" in w for w in warnings), warnings
+    quiet = seedgen("--quiet", "load", str(a), "--database-url", urls[1], "--append")
+    assert quiet.returncode == 0, quiet.stderr
+    assert f"warning: users: 1 row(s) dropped: ix_users_username already taken: {victim}" in (
+        quiet.stderr
+    )
+    # a resumed append repeats the warnings of the tables merged before it was killed
+    killed = _cli_load(a, urls[2], "--append", failpoint="merge-table:2")  # users merged
+    assert killed.returncode == -9
+    resumed = seedgen("--quiet", "load", str(a), "--database-url", urls[2], "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"ix_users_username already taken: {victim}" in resumed.stderr
