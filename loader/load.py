@@ -9,6 +9,10 @@ Crash safety comes from the ledger (``loader.ledger``) in the target database:
 4. restore every object (``loader.restore``), each marked restored in its own transaction;
 5. ANALYZE, check counts, move sequences past the keys, mark the load complete.
 
+With ``--append`` (``loader.append``) the shards go to staging tables instead, keys are checked
+against the live rows, only the tables on the rebuild strategy lose their indexes, and each table
+is merged parents-first in its own transaction; the rest is the same.
+
 On an error the load is undone (rows removed, every object restored, the ledger says
 ``rolled_back``): the database is as it was. If the process dies (SIGKILL, power loss) or is
 interrupted (Ctrl-C), the ledger has what ``seedgen load SET --resume`` needs to finish, and what
