@@ -245,8 +245,17 @@ def key_range_overlaps(cur: psycopg.Cursor, manifest: Manifest) -> tuple[list[st
 # ------------------------------------------------------------------------------- work tables
 
 
+def _work_name(kind: str, load_id: int, plan: TablePlan) -> str:
+    return f"{kind}_{load_id}_{plan.position}"
+
+
 def _work(kind: str, load_id: int, plan: TablePlan) -> sql.Identifier:
-    return sql.Identifier("seedgen", f"{kind}_{load_id}_{plan.position}")
+    return sql.Identifier("seedgen", _work_name(kind, load_id, plan))
+
+
+def has_keys(cur: psycopg.Cursor, load_id: int, plan: TablePlan) -> bool:
+    """Whether the load's keys table for ``plan`` exists (dropped by a reset or an undo)."""
+    return catalog.relation_exists(cur, "seedgen", _work_name("keys", load_id, plan))
 
 
 def stage_name(load_id: int, plan: TablePlan) -> tuple[str, str]:
@@ -273,7 +282,7 @@ def create_work_tables(
                 "''::text AS seedgen_key, ''::text AS seedgen_value FROM {} t WITH NO DATA"
             ).format(
                 _work("conflict", load_id, plan),
-                _aliased("t", pk, "n_"),
+                _aliased("t", _carried(manifest, plans, plan), "n_"),
                 _aliased("t", pk, "e_"),
                 live,
             )
@@ -356,6 +365,8 @@ def merge_table(
     live = sql.Identifier(*table.qualified)
     pk = plan.primary_key
     npk = [f"n_{c}" for c in pk]
+    carried = _carried(manifest, plans, plan)  # what children's mappings need, kept logged
+    ncarried = [f"n_{c}" for c in carried]
     unseen = sql.SQL("NOT EXISTS (SELECT 1 FROM {} c WHERE {})").format(
         conflict, _eq("c", npk, "s", pk)
     )
@@ -403,8 +414,8 @@ def merge_table(
             ).format(
                 when=_when("s", fk.when),
                 c=conflict,
-                npk=_cols(None, npk),
-                spk=_cols("s", pk),
+                npk=_cols(None, ncarried),
+                spk=_cols("s", carried),
                 v=key_text("s", fk.columns),
                 s=stage,
                 m=mapping,
@@ -428,9 +439,9 @@ def merge_table(
                 "SELECT {spk}, {tpk}, %s, %s, {v} FROM {s} s JOIN {t} t ON {match} WHERE {unseen}"
             ).format(
                 c=conflict,
-                npk=_cols(None, npk),
+                npk=_cols(None, ncarried),
                 epk=_cols(None, [f"e_{c}" for c in pk]),
-                spk=_cols("s", pk),
+                spk=_cols("s", carried),
                 tpk=_cols("t", pk),
                 v=key_text("s", columns),
                 s=stage,
@@ -503,11 +514,21 @@ def _referenced_columns(manifest: Manifest, plans: list[TablePlan], plan: TableP
     }
 
 
+def _carried(manifest: Manifest, plans: list[TablePlan], plan: TablePlan) -> list[str]:
+    """Columns a conflict row keeps of its staged row: the key, and what later tables of the set
+    reference (their mappings read it from here, not from staging)."""
+    extra = sorted(_referenced_columns(manifest, plans, plan) - set(plan.primary_key))
+    return [*plan.primary_key, *extra]
+
+
 def _parent_maps(
     load_id: int, manifest: Manifest, plans: list[TablePlan], plan: TablePlan
 ) -> list[tuple[ForeignKey, sql.Composable]]:
     """For each FK of ``plan``'s table and each set table it can point at: a mapping query
-    ``(n_<parent col>…, e_<parent col>…, action)`` from the parent's conflicts."""
+    ``(n_<parent col>…, e_<parent col>…, action)`` from the parent's conflicts.
+
+    Only logged tables are read (the parent's conflicts carry the referenced values), so a
+    server restart that empties the UNLOGGED staging of a merged parent loses nothing."""
     out: list[tuple[ForeignKey, sql.Composable]] = []
     for fk in plan.foreign_keys:
         for parent_table, parent in zip(manifest.tables, plans, strict=True):
@@ -515,16 +536,13 @@ def _parent_maps(
                 continue
             pk, pcols = parent.primary_key, fk.parent_columns
             mapping = sql.SQL(
-                "SELECT {n}, {e}, c.seedgen_action AS action FROM {c} c "
-                "JOIN {s} ps ON {smatch} LEFT JOIN {t} pt ON {tmatch}"
+                "SELECT {n}, {e}, c.seedgen_action AS action FROM {c} c LEFT JOIN {t} pt ON {m}"
             ).format(
-                n=_aliased("ps", pcols, "n_"),
+                n=_cols("c", [f"n_{c}" for c in pcols]),
                 e=_aliased("pt", pcols, "e_"),
                 c=_work("conflict", load_id, parent),
-                s=_work("stage", load_id, parent),
-                smatch=_eq("ps", pk, "c", [f"n_{c}" for c in pk]),
                 t=sql.Identifier(*parent_table.qualified),
-                tmatch=_eq("pt", pk, "c", [f"e_{c}" for c in pk]),
+                m=_eq("pt", pk, "c", [f"e_{c}" for c in pk]),
             )
             out.append((fk, mapping))
     return out
@@ -540,8 +558,7 @@ def keys_table(load_id: int, plan: TablePlan) -> sql.Identifier:
 def recorded(cur: psycopg.Cursor, load_id: int, plan: TablePlan) -> int | None:
     """Rows in a load's keys table (None if it has none)."""
     keys = _work("keys", load_id, plan)
-    row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (keys.as_string(cur),)).fetchone()
-    if not row or not row[0]:
+    if not has_keys(cur, load_id, plan):
         return None
     counted = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(keys)).fetchone()
     return int(counted[0]) if counted else 0
@@ -561,15 +578,22 @@ def delete_inserted(
     cur: psycopg.Cursor, load_id: int, table: TableSpec, plan: TablePlan, *, dry_run: bool = False
 ) -> int:
     """Delete (or count) the rows this load inserted into ``table``, by its keys table."""
-    keys, live, pk = (
-        _work("keys", load_id, plan),
-        sql.Identifier(*table.qualified),
-        plan.primary_key,
-    )
-    exists = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (keys.as_string(cur),)).fetchone()
-    if not exists or not exists[0]:
+    if not has_keys(cur, load_id, plan):
         return 0
-    match = _eq("t", pk, "k", pk)
+    keys = _work("keys", load_id, plan)
+    return delete_by_keys(cur, table.qualified, keys, plan.primary_key, dry_run=dry_run)
+
+
+def delete_by_keys(
+    cur: psycopg.Cursor,
+    table: tuple[str, str],
+    keys: sql.Identifier,
+    columns: list[str],
+    *,
+    dry_run: bool = False,
+) -> int:
+    """Delete (or count) the rows of ``table`` whose ``columns`` appear in relation ``keys``."""
+    live, match = sql.Identifier(*table), _eq("t", columns, "k", columns)
     if dry_run:
         row = cur.execute(
             sql.SQL("SELECT count(*) FROM {} t JOIN {} k ON {}").format(live, keys, match)

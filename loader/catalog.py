@@ -291,11 +291,16 @@ def present(cur: psycopg.Cursor, snap: Snapshot) -> Snapshot:
     return out
 
 
-def index_exists(cur: psycopg.Cursor, idx: Index) -> bool:
+def relation_exists(cur: psycopg.Cursor, schema: str, name: str) -> bool:
+    """Whether a table, index or other relation of that name exists."""
     row = cur.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (sql.Identifier(idx.schema, idx.name).as_string(cur),)
+        "SELECT to_regclass(%s) IS NOT NULL", (sql.Identifier(schema, name).as_string(cur),)
     ).fetchone()
     return bool(row and row[0])
+
+
+def index_exists(cur: psycopg.Cursor, idx: Index) -> bool:
+    return relation_exists(cur, idx.schema, idx.name)
 
 
 def constraint_state(cur: psycopg.Cursor, con: Constraint) -> bool | None:

@@ -30,7 +30,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 import seedgen
-from loader.catalog import Constraint, Index, Snapshot, Trigger
+from loader.catalog import Constraint, Index, Snapshot, Trigger, relation_exists
 from seedgen.manifest import Manifest
 
 _DDL = [
@@ -113,8 +113,7 @@ def ensure(cur: psycopg.Cursor) -> None:
 
 
 def exists(cur: psycopg.Cursor) -> bool:
-    row = cur.execute("SELECT to_regclass('seedgen.loads') IS NOT NULL").fetchone()
-    return bool(row and row[0])
+    return relation_exists(cur, "seedgen", "loads")
 
 
 def latest(cur: psycopg.Cursor, checksum: str | None = None) -> LoadRow | None:
@@ -295,10 +294,7 @@ def used_by_others(cur: psycopg.Cursor, load_id: int, table: str) -> dict[int, l
 
 def appended_since(cur: psycopg.Cursor, load_id: int) -> dict[str, int]:
     """Rows per table inserted by live ``--append`` loads that came after ``load_id``."""
-    if not exists(cur):
-        return {}
-    ensure_row = cur.execute("SELECT to_regclass('seedgen.merged_tables') IS NOT NULL").fetchone()
-    if not ensure_row or not ensure_row[0]:
+    if not relation_exists(cur, "seedgen", "merged_tables"):  # a ledger from before --append
         return {}
     return {
         table: int(rows)

@@ -407,6 +407,7 @@ class _Load:
         with self.ctl.transaction(), self.ctl.cursor() as cur:
             still_there = catalog.present(cur, ledger.saved(cur, load_id))
             for stmt in catalog.drop_statements(still_there):
+                self.echo.detail(f"  {stmt.as_string(cur)}")
                 cur.execute(stmt)
 
     def _copy_tasks(self, load_id: int, done: dict[tuple[str, int], int]) -> list[Task]:
@@ -433,6 +434,7 @@ class _Load:
                     into=into,
                 )
                 ledger.mark_shard(cur, load_id, table.name, number, shard.rows)
+            self.echo.detail(f"  committed {shard.file} ({shard.rows:,} rows)")
 
         return task
 
@@ -531,7 +533,8 @@ def _clear_tables(cur: psycopg.Cursor, manifest: Manifest) -> None:
 def _loaded_here(target: Target, manifest: Manifest) -> bool:
     with connect(target) as conn:
         entry = ledger.latest(conn.cursor(), manifest_checksum(manifest))
-    return entry is not None and entry.status == "complete"
+    # complete or repaired: its rows are there; a running one is refused by reset with advice
+    return entry is not None and entry.status != "running"
 
 
 def _ensure_schema(

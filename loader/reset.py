@@ -33,7 +33,9 @@ Scope = Literal["all", "facts", "dimensions"]
 
 
 def scoped_tables(manifest: Manifest, scope: Scope) -> list[TableSpec]:
-    referenced = {parent for t in manifest.tables for parent in t.depends_on}
+    referenced = {parent for t in manifest.tables for parent in t.depends_on} | {
+        ref.table for t in manifest.tables for ref in t.references
+    }
     if scope == "facts":
         return [t for t in manifest.tables if t.name not in referenced]
     if scope == "dimensions":
@@ -87,7 +89,9 @@ def reset_set(
             for table in reversed(scoped_tables(manifest, scope)):
                 keys = _stage_keys(cur, set_dir, manifest, table, entry.id, plans.get(table.name))
                 kept = _keep_shared(cur, entry.id, table, keys)
-                counts[table.name] = _delete(cur, table, keys, dry_run)
+                counts[table.name] = append.delete_by_keys(
+                    cur, table.qualified, keys.name, keys.columns, dry_run=dry_run
+                )
                 verb = "would delete" if dry_run else "deleted"
                 note = f" (kept {kept:,} shared with another load)" if kept else ""
                 echo.summary(f"  {table.name:<20} {verb} {counts[table.name]:>12,} rows{note}")
@@ -131,9 +135,8 @@ def _stage_keys(
         )
     )
     if plan is not None:
-        recorded = append.keys_table(load_id, plan)
-        row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (recorded.as_string(cur),))
-        if (row.fetchone() or (False,))[0]:
+        if append.has_keys(cur, load_id, plan):
+            recorded = append.keys_table(load_id, plan)
             cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(stage, recorded))
         return _Keys(stage, columns)
     copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
@@ -167,7 +170,7 @@ def _keep_shared(cur: psycopg.Cursor, load_id: int, table: TableSpec, keys: _Key
             (TablePlan.from_json(p) for p in ledger.plan(cur, other) if p["table"] == table.name),
             None,
         )
-        if plan is None or append.recorded(cur, other, plan) is None:
+        if plan is None or not append.has_keys(cur, other, plan):
             continue
         theirs = append.keys_table(other, plan)
         cur.execute(
@@ -190,19 +193,4 @@ def _keep_shared(cur: psycopg.Cursor, load_id: int, table: TableSpec, keys: _Key
         sql.SQL("DELETE FROM {} s WHERE {} = ANY(%s::text[])").format(keys.name, identity),
         (every,),
     )
-    return cur.rowcount
-
-
-def _delete(cur: psycopg.Cursor, table: TableSpec, keys: _Keys, dry_run: bool) -> int:
-    match = sql.SQL(" AND ").join(
-        sql.SQL("t.{} = s.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in keys.columns
-    )
-    target = sql.Identifier(*table.qualified)
-    if dry_run:
-        query = sql.SQL("SELECT count(*) FROM {} t JOIN {} s ON {}").format(
-            target, keys.name, match
-        )
-        row = cur.execute(query).fetchone()
-        return int(row[0]) if row else 0
-    cur.execute(sql.SQL("DELETE FROM {} t USING {} s WHERE {}").format(target, keys.name, match))
     return cur.rowcount

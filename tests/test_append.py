@@ -248,7 +248,17 @@ def test_small_append_keeps_indexes_and_dry_run_prints_the_plan(tmp_path: Path, 
     tiny = make_set(tmp_path / "tiny", seed=44, key_offset=100_000, **TINY)
     url = make_db()
     load_set(a, url, echo=quiet)
-    before, loads = fingerprint(url), scalar(url, "SELECT count(*) FROM seedgen.loads")
+    loads = scalar(url, "SELECT count(*) FROM seedgen.loads")
+    with psycopg.connect(url, autocommit=True) as conn:  # must not fire during the load
+        conn.execute(
+            "CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql "
+            "AS 'BEGIN RAISE EXCEPTION ''trigger fired''; END'"
+        )
+        conn.execute(
+            "CREATE TRIGGER content_tags_refuse BEFORE INSERT ON public.content_tags "
+            "FOR EACH ROW EXECUTE FUNCTION public.refuse()"
+        )
+    before = fingerprint(url)
     kept_before = index_oids(url, "content_tags")
     rebuilt_before = index_oids(url, "tags")
 
@@ -268,6 +278,10 @@ def test_small_append_keeps_indexes_and_dry_run_prints_the_plan(tmp_path: Path, 
 
     load_set(tiny, url, APPEND, echo=quiet)
     assert index_oids(url, "content_tags") == kept_before  # the same index objects
+    # user triggers are disabled on tables that keep their indexes too, and come back
+    assert (
+        scalar(url, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'content_tags_refuse'") == "O"
+    )
     assert index_oids(url, "tags") != rebuilt_before
     assert verify_database(tiny, url, echo=quiet).problems == []
     assert verify_database(a, url, echo=quiet).problems == []
@@ -408,3 +422,60 @@ def test_conflict_warnings_reach_quiet_and_json_output(tmp_path: Path, make_db) 
     resumed = seedgen("--quiet", "load", str(a), "--database-url", urls[2], "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert f"ix_users_username already taken: {victim}" in resumed.stderr
+
+
+def _app_rows(url: str, username: str) -> None:
+    """Deterministic application rows: a user whose username the set also uses, taken tags."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (id, username, email, created_at, updated_at, is_active) "
+            "VALUES ('00000000-0000-4000-8000-000000000001', %s, 'app@app.example', "
+            "'2025-01-01', '2025-01-01', true)",
+            (username,),
+        )
+        conn.execute(
+            "INSERT INTO tags (id, name, tag_metadata, created_at, updated_at) "
+            "SELECT ('00000000-0000-4000-8000-00000000010' || i)::uuid, n, '{}', "
+            "'2025-01-01', '2025-01-01' FROM unnest(%s::text[]) WITH ORDINALITY t(n, i)",
+            (["realistic", "stylized", "abstract"],),
+        )
+
+
+def test_a_restart_mid_merge_loses_no_remap_or_drop(tmp_path: Path, make_db) -> None:
+    a = make_set(tmp_path / "a")
+    victim = shard_rows(a, "users")[5]["username"]
+    reference = make_db()
+    _app_rows(reference, victim)
+    load_set(a, reference, APPEND, echo=quiet)
+    expected = fingerprint(reference)
+    url = make_db()
+    _app_rows(url, victim)
+    killed = _cli_load(a, url, "--append", failpoint="merge-table:3")  # users, tags merged
+    assert killed.returncode == -9
+    with psycopg.connect(url, autocommit=True) as conn:  # crash recovery empties UNLOGGED tables
+        for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'seedgen' AND tablename ~ '^stage_'"
+        ).fetchall():
+            conn.execute(f"TRUNCATE seedgen.{name}")
+    resumed = seedgen("load", str(a), "--database-url", url, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "content_items: staging holds 0 rows" in resumed.stderr
+    assert fingerprint(url) == expected  # the victim's content dropped, tags remapped, as before
+    assert verify_database(a, url, echo=quiet).problems == []
+
+
+def test_force_replaces_a_repaired_append(two_sets: tuple[Path, Path], make_db) -> None:
+    a, b = two_sets
+    reference = make_db()
+    load_set(a, reference, echo=quiet)
+    load_set(b, reference, APPEND, echo=quiet)
+    url = make_db()
+    load_set(a, url, echo=quiet)
+    assert _cli_load(b, url, "--append", failpoint="merge-table:4").returncode == -9
+    assert seedgen("repair", "--database-url", url).returncode == 0
+    with pytest.raises(SchemaMismatchError, match="--force"):
+        load_set(b, url, APPEND, echo=quiet)
+    load_set(b, url, LoadOptions(append=True, force=True), echo=quiet)
+    assert fingerprint(url) == fingerprint(reference)
+    statuses = [r[0] for r in fetch(url, "SELECT status FROM seedgen.loads ORDER BY id")]
+    assert statuses == ["complete", "reset", "complete"]

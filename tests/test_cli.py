@@ -7,6 +7,7 @@ import re
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from generator.datasets.genonaut.settings import GenonautSettings
@@ -162,6 +163,23 @@ def test_log_json_quiet_and_errors_as_json(small_set: Path, make_db) -> None:
     assert again.returncode == 5
     error = [json.loads(line) for line in again.stdout.splitlines()][-1]
     assert error["event"] == "error" and "already loaded" in error["message"] and error["hint"]
+
+
+def test_verbose_details_and_verify_exit_code(small_set: Path, make_db) -> None:
+    url = make_db()
+    verbose = seedgen("--verbose", "load", str(small_set), "--database-url", url)
+    assert verbose.returncode == 0, verbose.stderr
+    assert "committed users/users-00000.parquet (60 rows)" in verbose.stderr
+    assert "DROP INDEX" in verbose.stderr
+    ok = seedgen("verify", str(small_set), "--database-url", url)
+    assert ok.returncode == 0, ok.stderr
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP INDEX public.ix_tags_name")
+    broken = seedgen("verify", str(small_set), "--database-url", url)
+    assert broken.returncode == 7
+    assert "FAIL index missing: CREATE UNIQUE INDEX ix_tags_name" in broken.stderr
+    plain = seedgen("reset", str(small_set), "--database-url", url, "--confirm")
+    assert plain.returncode == 0 and "DROP INDEX" not in plain.stderr
 
 
 def test_terminal_progress_bars(small_set: Path, make_db) -> None:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from loader.check import verify_database
 from loader.load import LoadOptions, load_set
 from loader.reset import reset_set
 from seedgen.errors import SafetyError, SchemaMismatchError
 from seedgen.manifest import read_manifest
-from tests.conftest import GENONAUT_TABLES, fetch, scalar
-from tests.test_cli import seedgen
+from tests.conftest import GENONAUT_TABLES, fetch, make_set, scalar, seedgen
 from tests.test_load_failures import quiet, state
 
 
@@ -41,10 +41,17 @@ def test_dry_run_scopes_and_full_reset(small_set: Path, make_db) -> None:
     assert would == loaded and counts(url) == loaded
 
     facts = reset_set(small_set, url, confirm=True, scope="facts", echo=quiet)
-    assert set(facts) == {"content_items_auto", "generation_jobs", "content_tags"}
+    # content_items_auto is a dimension: content_tags references it (a declared reference)
+    assert set(facts) == {"generation_jobs", "content_tags"}
     after_facts = counts(url)
     assert after_facts["users"] == 60 and after_facts["content_items"] == 400
     assert after_facts["generation_jobs"] == after_facts["content_tags"] == 0
+    assert after_facts["content_items_auto"] == 900
+
+    dimensions = reset_set(small_set, url, confirm=True, scope="dimensions", echo=quiet)
+    assert set(dimensions) == {"users", "tags", "content_items", "content_items_auto"}
+    assert set(counts(url).values()) == {0}
+    assert scalar(url, "SELECT status FROM seedgen.loads") == "complete"  # not a full reset
 
     reset_set(small_set, url, confirm=True, echo=quiet)
     assert state(url) == (catalog_before, 0)
@@ -76,3 +83,14 @@ def test_force_replaces_a_loaded_set(small_set: Path, make_db) -> None:
     assert counts(url)["content_tags"] == read_manifest(small_set).table("content_tags").rows
     statuses = [r[0] for r in fetch(url, "SELECT status FROM seedgen.loads ORDER BY id")]
     assert statuses == ["reset", "complete"]
+
+
+def test_a_csv_set_loads_verifies_and_resets(tmp_path: Path, make_db) -> None:
+    csv_set = make_set(tmp_path / "csv", format="csv")
+    url = make_db()
+    load_set(csv_set, url, echo=quiet)
+    assert counts(url) == {t.name: t.rows for t in read_manifest(csv_set).tables}
+    assert verify_database(csv_set, url, echo=quiet).problems == []
+    deleted = reset_set(csv_set, url, confirm=True, echo=quiet)
+    assert sum(deleted.values()) == read_manifest(csv_set).total_rows
+    assert set(counts(url).values()) == {0}
