@@ -42,12 +42,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, faults, ledger
+from loader import append, catalog, faults, ledger, objects
 from loader.append import TablePlan
 from loader.copy import copy_shard
 from loader.pool import Pool, Task
 from loader.repair import clear_tables, repair
-from loader.restore import require, restore, serial
+from loader.restore import require, restore, serial, taken
 from loader.session import connect, create_database, lock, pg_message
 from loader.target import Target, parse_target
 from loader.verify import non_empty_tables, verify_live, verify_set
@@ -412,6 +412,11 @@ class _Load:
     def _drop(self, load_id: int) -> None:
         with self.ctl.transaction(), self.ctl.cursor() as cur:
             still_there = catalog.present(cur, ledger.saved(cur, load_id))
+            present: list[objects.Object] = [*still_there.indexes, *still_there.constraints]
+            for obj in present:
+                live = objects.state(cur, obj)  # drop only what is ours, never a stranger
+                if live is not None and not objects.same(cur, obj, live.printed):
+                    raise taken(obj, live.printed)
             for stmt in catalog.drop_statements(still_there):
                 self.echo.detail(f"  {stmt.as_string(cur)}")
                 cur.execute(stmt)

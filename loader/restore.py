@@ -89,7 +89,7 @@ def _pending(cur: psycopg.Cursor, load_id: int, saved: catalog.Snapshot) -> cata
         for obj in saved_objects:
             live = objects.state(cur, obj)
             if live is not None and not objects.same(cur, obj, live.printed):
-                raise _taken(obj, live.printed)
+                raise taken(obj, live.printed)
             if live is not None and live.valid:
                 ledger.mark_restored(cur, load_id, obj.schema, obj.table, obj.name)
             elif isinstance(obj, catalog.Index):
@@ -104,7 +104,8 @@ def _pending(cur: psycopg.Cursor, load_id: int, saved: catalog.Snapshot) -> cata
     return pending
 
 
-def _taken(obj: objects.Object, printed: str) -> RestoreError:
+def taken(obj: objects.Object, printed: str) -> RestoreError:
+    """Another object holds a saved object's name: neither keep it nor drop it silently."""
     what = "index" if isinstance(obj, catalog.Index) else f"constraint on {obj.table}"
     drop = (
         f"DROP INDEX {obj.schema}.{obj.name}"
@@ -126,7 +127,7 @@ def _index_task(load_id: int, idx: catalog.Index) -> Task:
             if live is None:
                 _execute(cur, sql.SQL(idx.definition), what)
             elif not objects.same(cur, idx, live.printed):
-                raise _taken(idx, live.printed)
+                raise taken(idx, live.printed)
             elif not live.valid:
                 name = sql.Identifier(idx.schema, idx.name)
                 _execute(cur, sql.SQL("REINDEX INDEX {}").format(name), what)
@@ -144,7 +145,7 @@ def _constraint_task(load_id: int, con: catalog.Constraint) -> Task:
             if live is None:
                 _execute(cur, catalog.add_constraint_statement(con), what)
             elif not objects.same(cur, con, live.printed):
-                raise _taken(con, live.printed)
+                raise taken(con, live.printed)
             elif not live.valid:
                 _execute(
                     cur,
