@@ -93,17 +93,19 @@ def _finish(set_dir: Path, url: str) -> None:
             assert again.returncode == 0, err
 
 
+CRASH_SET = {  # large enough for many COPY batches, small enough for many kills
+    "target_rows_content_items": 1500,
+    "target_rows_content_items_auto": 4000,
+    "shard_rows": 4000,
+    "batch_size_default": 1000,
+    "batch_size_content_items": 300,
+    "batch_size_content_items_auto": 300,
+}
+
+
 @pytest.fixture
 def crash_set(tmp_path: Path) -> Path:
-    return make_set(
-        tmp_path / "crash",
-        target_rows_content_items=1500,
-        target_rows_content_items_auto=4000,
-        shard_rows=4000,
-        batch_size_default=1000,
-        batch_size_content_items=300,
-        batch_size_content_items_auto=300,
-    )
+    return make_set(tmp_path / "crash", **CRASH_SET)
 
 
 def test_sigkill_anywhere_then_resume(crash_set: Path, make_db) -> None:

@@ -20,7 +20,7 @@ from loader.load import LoadOptions, load_set
 from seedgen.errors import LoadError, SchemaMismatchError
 from seedgen.manifest import manifest_checksum, read_manifest, set_identity
 from tests.conftest import ADMIN, make_set, scalar, seedgen
-from tests.test_crash_resume import _load
+from tests.test_crash_resume import CRASH_SET, _load
 from tests.test_load_failures import quiet, state
 
 PRIORITY = "idx_generation_jobs_status_created_priority"
@@ -31,15 +31,7 @@ def crash_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Big enough that a kill at COPY batch 200 lands after child shards committed."""
     with pytest.MonkeyPatch.context() as env:  # module scope: before the autouse fixture
         env.setenv("DB_USER_ADMIN_UUID", ADMIN)
-        return make_set(
-            tmp_path_factory.mktemp("recovery") / "crash",
-            target_rows_content_items=1500,
-            target_rows_content_items_auto=4000,
-            shard_rows=4000,
-            batch_size_default=1000,
-            batch_size_content_items=300,
-            batch_size_content_items_auto=300,
-        )
+        return make_set(tmp_path_factory.mktemp("recovery") / "crash", **CRASH_SET)
 
 
 def _killed(set_dir: Path, url: str, failpoint: str) -> None:
