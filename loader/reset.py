@@ -69,13 +69,15 @@ def reset_set(
         if entry is None:
             raise SchemaMismatchError(
                 f"the ledger of {target.dbname} has no load of this set",
-                hint="reset only removes rows seedgen loaded from this set",
+                hint="reset removes only rows seedgen loaded from this set (a rolled-back or "
+                "repaired initial load left none); "
+                f"`seedgen load {set_dir} --database-url URL` loads it",
             )
         if entry.status == "running":
             raise SchemaMismatchError(
                 f"load {entry.id} of this set is unfinished: the objects it dropped are not back",
-                hint="finish it with `seedgen load SET --resume` or restore them with "
-                "`seedgen repair`, then reset",
+                hint=f"finish it with `seedgen load {entry.set_dir} --database-url URL --resume` "
+                "or undo it with `seedgen repair --database-url URL`, then reset",
             )
         counts: dict[str, int] = {}
         with ctl.transaction(force_rollback=dry_run):

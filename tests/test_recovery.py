@@ -34,11 +34,11 @@ def crash_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return make_set(tmp_path_factory.mktemp("recovery") / "crash", **CRASH_SET)
 
 
-def _killed(set_dir: Path, url: str, failpoint: str) -> None:
-    proc = _load(set_dir, url, env={"SEEDGEN_FAILPOINT": failpoint})
+def _killed(set_dir: Path, url: str, failpoint: str, *extra: str) -> None:
+    proc = _load(set_dir, url, *extra, env={"SEEDGEN_FAILPOINT": failpoint})
     proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL, f"fail point {failpoint} never fired"
-    assert scalar(url, "SELECT status FROM seedgen.loads") == "running"
+    assert scalar(url, "SELECT status FROM seedgen.loads ORDER BY id DESC LIMIT 1") == "running"
 
 
 def _cli(*args: str) -> tuple[int, str]:
@@ -66,8 +66,9 @@ def test_interrupted_copy_every_way_out_ends_complete(crash_set: Path, make_db, 
         code, err = _cli("repair", *db)
         assert code == 0, err  # failed with exit 6 on an FK before the fix
         assert state(url) == (before, 0)
-        code, err = _cli("load", s, *db, "--resume")
-        assert code == 6 and f"`seedgen load {s} --database-url URL`" in err, err
+        for again in (("load", s, *db, "--resume"), ("reset", s, *db, "--confirm")):
+            code, err = _cli(*again)
+            assert code != 0 and f"`seedgen load {s} --database-url URL`" in err, err
         code, err = _cli("load", s, *db)
     else:
         for refused in (("load", s, *db), ("load", s, *db, "--force"), ("reset", s, *db)):
@@ -76,6 +77,21 @@ def test_interrupted_copy_every_way_out_ends_complete(crash_set: Path, make_db, 
         code, err = _cli("load", s, *db, "--resume")
     assert code == 0, err
     _complete_and_verified(crash_set, url, before)
+
+
+def test_repair_of_an_append_killed_while_staging(tmp_path: Path, make_db) -> None:
+    a, b = make_set(tmp_path / "a"), make_set(tmp_path / "b", seed=43, key_offset=100_000)
+    url = make_db()
+    load_set(a, url, echo=quiet)
+    before = state(url)
+    _killed(b, url, "copy-batch:2", "--append")
+    code, err = _cli("repair", "--database-url", url)
+    assert code == 0 and "the 0 table(s) (0 rows) it had merged remain" in err, err
+    assert state(url) == before
+    assert scalar(url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'stage%%'") == 0
+    assert verify_database(a, url, echo=quiet).problems == []
+    load_set(b, url, LoadOptions(append=True, force=True), echo=quiet)  # the printed way on
+    assert verify_database(b, url, echo=quiet).problems == []
 
 
 def test_a_stale_restored_flag_does_not_hide_a_missing_object(small_set: Path, make_db) -> None:
@@ -136,7 +152,7 @@ def test_an_object_replaced_under_its_name_is_never_complete(small_set: Path, ma
         conn.execute(other)
     with pytest.raises(LoadError, match=f"{PRIORITY} exists but is not the one saved"):
         load_set(small_set, url, LoadOptions(resume=True), echo=quiet)
-    assert scalar(url, "SELECT status FROM seedgen.loads") == "running"
+    assert scalar(url, "SELECT status FROM seedgen.loads ORDER BY id DESC LIMIT 1") == "running"
     code, err = _cli("repair", "--database-url", url)
     assert code == 6 and f"DROP INDEX public.{PRIORITY}" in err, err
     with psycopg.connect(url, autocommit=True) as conn:  # do what the hint says
