@@ -52,7 +52,14 @@ from loader.session import connect, create_database, lock, pg_message
 from loader.target import Target, parse_target
 from loader.verify import non_empty_tables, verify_live, verify_set
 from seedgen.errors import LoadError, SchemaMismatchError, SeedgenError
-from seedgen.manifest import Manifest, ShardSpec, TableSpec, set_identities, set_identity
+from seedgen.manifest import (
+    Manifest,
+    ShardSpec,
+    TableSpec,
+    read_manifest,
+    set_identities,
+    set_identity,
+)
 from seedgen.progress import Reporter, as_reporter
 
 Echo = Reporter | Callable[[str], None]
@@ -561,14 +568,23 @@ def _unfinished(open_load: ledger.LoadRow) -> LoadError:
 
 
 def _whose_rows(cur: psycopg.Cursor) -> str:
-    """Which live load of another set put rows there, and the command that removes them."""
+    """Which live load of another set put rows there, and how to remove them."""
     other = ledger.latest(cur)
     if other is None:
         return ""
-    return (
-        f"; load {other.id} of set {other.set_dir} ({other.status}) is recorded here: "
-        f"`seedgen reset {other.set_dir} --database-url URL --confirm` removes its rows "
-        "if that directory still holds that set"
+    said = f"; load {other.id} of set {other.set_dir} ({other.status}) is recorded here: "
+    try:
+        there = other.manifest_sha256 in set_identities(read_manifest(Path(other.set_dir)))
+    except SeedgenError:
+        there = False
+    if there:
+        return said + (
+            f"`seedgen reset {other.set_dir} --database-url URL --confirm` removes its rows"
+        )
+    return said + (
+        "that directory no longer holds that set (regenerated or moved), so reset cannot find "
+        "its rows: empty the tables (or drop this scratch database and load with "
+        "--create-database)"
     )
 
 

@@ -221,3 +221,16 @@ def test_a_missing_database_suggests_create_database(small_set: Path) -> None:
     url = "postgresql://127.0.0.1:5432/seedgen_t_nowhere_test"
     code, err = _cli("load", str(small_set), "--database-url", url)
     assert code == 6 and "--create-database` creates it" in err, err
+
+
+def test_rows_of_another_set_are_refused_naming_their_way_out(tmp_path: Path, make_db) -> None:
+    first = make_set(tmp_path / "first")
+    url = make_db()
+    load_set(first, url, echo=quiet)
+    other = make_set(tmp_path / "seed7", seed=7)
+    with pytest.raises(SchemaMismatchError, match="already hold rows") as refused:
+        load_set(other, url, echo=quiet)
+    assert f"`seedgen reset {first} --database-url URL --confirm` removes" in str(refused.value)
+    make_set(tmp_path / "first", seed=8)  # regenerated in place: reset cannot find those rows
+    with pytest.raises(SchemaMismatchError, match="no longer holds that set"):
+        load_set(other, url, echo=quiet)
