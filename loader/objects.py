@@ -91,11 +91,12 @@ def _canonical(cur: psycopg.Cursor, obj: Object, texts: list[str]) -> list[str |
     out: list[str | None] = []
     conn = cur.connection
     with conn.transaction(force_rollback=True):
-        cur.execute(
-            sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(
-                _CLONE, sql.Identifier(obj.schema, obj.table)
-            )
-        )
+        try:
+            with conn.transaction():
+                clone = sql.SQL("CREATE TEMP TABLE {} (LIKE {})")
+                cur.execute(clone.format(_CLONE, sql.Identifier(obj.schema, obj.table)))
+        except psycopg.Error:  # no TEMP privilege, a read-only standby: cannot tell, not same
+            return [None] * len(texts)
         for text in texts:
             statement = _on_clone(cur, obj, text)
             try:
