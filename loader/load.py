@@ -37,8 +37,8 @@ from loader.copy import copy_shard
 from loader.pool import Pool, Task
 from loader.restore import restore, serial
 from loader.session import connect, create_database, lock, pg_message
+from loader.setcheck import non_empty_tables, verify_live, verify_set
 from loader.target import Target, parse_target
-from loader.verify import non_empty_tables, verify_live, verify_set
 from seedgen.errors import LoadError, SchemaMismatchError, SeedgenError
 from seedgen.manifest import Manifest, ShardSpec, TableSpec, manifest_checksum
 from seedgen.progress import Reporter, as_reporter
