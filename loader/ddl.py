@@ -20,10 +20,8 @@ the table, raised before the first write.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import psycopg
 from pglast import ast, enums, parse_sql
@@ -31,6 +29,8 @@ from pglast.parser import ParseError
 from pglast.stream import RawStream
 from psycopg import sql
 
+from loader import pgtree
+from loader.pgtree import Name
 from seedgen.errors import ManifestError
 from seedgen.manifest import Manifest
 from seedgen.progress import Reporter
@@ -46,8 +46,6 @@ HINT = (
     "with `seedgen generate`"
 )
 
-Name = tuple[str, str]  # (schema, name)
-N = TypeVar("N", bound=ast.Node)
 AT = enums.AlterTableType
 
 
@@ -93,7 +91,7 @@ def check(manifest: Manifest) -> Schema:
     scope = _Scope(
         tables=set(own.values()) | parents,
         sequences={
-            _name(s.sequence)
+            pgtree.name(s.sequence)
             for stmts in trees.values()
             for s in stmts
             if isinstance(s, ast.CreateSeqStmt)
@@ -123,7 +121,7 @@ def _parse(table: str, number: int, text: str) -> ast.Node:
     except ParseError as exc:
         raise ManifestError(f"{where}: refused, it does not parse ({exc})", hint=HINT) from None
     if len(stmts) != 1:
-        kinds = ", ".join(_kind(s.stmt) for s in stmts) or "nothing"
+        kinds = ", ".join(pgtree.kind(s.stmt) for s in stmts) or "nothing"
         raise ManifestError(
             f"{where}: refused, {len(stmts)} statements in one ({kinds})", hint=HINT
         )
@@ -137,23 +135,25 @@ def _checked(table: str, number: int, stmt: ast.Node, entry: Name, scope: _Scope
     try:
         _allow(stmt, entry, scope)
         _expressions(stmt, scope)
-        for rel in _nodes(stmt, ast.RangeVar):
+        for rel in pgtree.nodes(stmt, ast.RangeVar):
             if rel.relpersistence == "t" or rel.catalogname:
-                raise _Refused(_kind(stmt), "temporary or cross-database relations")
-            if _name(rel) not in scope.tables | scope.sequences:
-                raise _Refused(_kind(stmt), f"{_show(_name(rel))} is not a table of the set")
-            rel.schemaname = _name(rel)[0]  # executed as checked, whatever search_path says
+                raise _Refused(pgtree.kind(stmt), "temporary or cross-database relations")
+            if pgtree.name(rel) not in scope.tables | scope.sequences:
+                raise _Refused(
+                    pgtree.kind(stmt), f"{pgtree.show(pgtree.name(rel))} is not a table of the set"
+                )
+            rel.schemaname = pgtree.name(rel)[0]  # executed as checked, whatever search_path says
     except _Refused as exc:
         raise ManifestError(
             f"manifest DDL for table {table}, statement {number + 1}: {exc.kind}"
-            f"{_target(stmt)} refused: {exc.reason}",
+            f"{pgtree.target(stmt)} refused: {exc.reason}",
             hint=HINT,
         ) from None
     return str(RawStream()(stmt))
 
 
 def _allow(stmt: ast.Node, entry: Name, scope: _Scope) -> None:
-    kind = _kind(stmt)
+    kind = pgtree.kind(stmt)
     if isinstance(stmt, ast.CreateStmt):
         _own(kind, stmt.relation, entry)
         if stmt.ofTypename or stmt.tablespacename or stmt.accessMethod not in (None, "heap"):
@@ -182,8 +182,10 @@ def _allow(stmt: ast.Node, entry: Name, scope: _Scope) -> None:
 
 
 def _own(kind: str, rel: ast.RangeVar | None, entry: Name) -> None:
-    if _name(rel) != entry:
-        raise _Refused(kind, f"on {_show(_name(rel))}, but this is the DDL of {_show(entry)}")
+    if pgtree.name(rel) != entry:
+        raise _Refused(
+            kind, f"on {pgtree.show(pgtree.name(rel))}, but this is the DDL of {pgtree.show(entry)}"
+        )
 
 
 def _alter_table(kind: str, stmt: ast.AlterTableStmt, entry: Name) -> None:
@@ -206,7 +208,7 @@ def _sequence_options(
             parts: list[str] = [getattr(s, "sval", "") for s in option.arg or ()]
             owner = (parts[0], parts[1]) if len(parts) == 3 else ("public", parts[0])
             if len(parts) > 1 and owner not in scope.tables:
-                raise _Refused(kind, f"OWNED BY {_show(owner)}, not a table of the set")
+                raise _Refused(kind, f"OWNED BY {pgtree.show(owner)}, not a table of the set")
         elif alter:
             raise _Refused(kind, f"only OWNED BY, not {option.defname}")
 
@@ -221,17 +223,19 @@ def _comment(kind: str, stmt: ast.CommentStmt, entry: Name) -> None:
         raise _Refused(kind, "only COMMENT ON TABLE or COLUMN")
     target = (parts[0], parts[1]) if len(parts) == 2 else ("public", parts[0] if parts else "")
     if target != entry:
-        raise _Refused(kind, f"on {_show(target)}, but this is the DDL of {_show(entry)}")
+        raise _Refused(
+            kind, f"on {pgtree.show(target)}, but this is the DDL of {pgtree.show(entry)}"
+        )
 
 
 def _expressions(stmt: ast.Node, scope: _Scope) -> None:
     """Function calls only to a few built-ins; ``nextval`` only of a sequence the DDL creates."""
-    for call in _nodes(stmt, ast.FuncCall):
+    for call in pgtree.nodes(stmt, ast.FuncCall):
         names: list[str] = [getattr(s, "sval", "") for s in call.funcname or ()]
         if names[-1] not in FUNCTIONS or names[:-1] not in ([], ["pg_catalog"]):
-            raise _Refused(_kind(stmt), f"function {'.'.join(names)}() is not allowed")
+            raise _Refused(pgtree.kind(stmt), f"function {'.'.join(names)}() is not allowed")
         if names[-1] == "nextval" and _sequence_arg(call) not in scope.sequences:
-            raise _Refused(_kind(stmt), "nextval() of a sequence the set does not create")
+            raise _Refused(pgtree.kind(stmt), "nextval() of a sequence the set does not create")
 
 
 def _sequence_arg(call: ast.FuncCall) -> Name | None:
@@ -250,69 +254,11 @@ def _parents(stmts: list[ast.Node]) -> Iterator[Name]:
     """Partitioned tables a table's DDL attaches it to (they are tables of the set too)."""
     for stmt in stmts:
         if isinstance(stmt, ast.CreateStmt) and stmt.partbound and stmt.inhRelations:
-            yield _name(stmt.inhRelations[0])
+            yield pgtree.name(stmt.inhRelations[0])
         if isinstance(stmt, ast.AlterTableStmt) and any(
             c.subtype == AT.AT_AttachPartition for c in stmt.cmds or ()
         ):
-            yield _name(stmt.relation)
-
-
-def _nodes(node: object, kind: type[N]) -> Iterator[N]:
-    """Every node of type ``kind`` in a parse tree, depth first."""
-    if isinstance(node, tuple | list):
-        for item in node:
-            yield from _nodes(item, kind)
-    elif isinstance(node, ast.Node):
-        if isinstance(node, kind):
-            yield node
-        for attr in node:
-            yield from _nodes(getattr(node, attr), kind)
-
-
-def _target(stmt: ast.Node) -> str:
-    """`` public.users`` for a statement on one relation, the objects of a DROP, else empty."""
-    for attr in ("relation", "sequence"):
-        rel = getattr(stmt, attr, None)
-        if isinstance(rel, ast.RangeVar):
-            return " " + _show(_name(rel))
-    if isinstance(stmt, ast.CreateFunctionStmt):
-        return " " + ".".join(getattr(p, "sval", "?") for p in stmt.funcname or ())
-    if isinstance(stmt, ast.DropStmt):
-        objects = [o for o in stmt.objects or () if isinstance(o, tuple)]
-        return " " + ", ".join(".".join(getattr(p, "sval", "?") for p in o) for o in objects)
-    return ""
-
-
-def _name(rel: ast.RangeVar | None) -> Name:
-    """(schema, name); unqualified is ``public``; no relation at all matches nothing."""
-    if rel is None or not rel.relname:
-        return ("", "")
-    return (rel.schemaname or "public", rel.relname)
-
-
-def _show(name: Name) -> str:
-    return f"{name[0]}.{name[1]}"
-
-
-def _kind(stmt: ast.Node | None) -> str:
-    """The SQL words of a statement's kind: ``DROP TABLE``, ``CREATE FUNCTION``, ``DO``."""
-    names = {
-        "CreateStmt": "CREATE TABLE",
-        "IndexStmt": "CREATE INDEX",
-        "CreateSeqStmt": "CREATE SEQUENCE",
-        "AlterSeqStmt": "ALTER SEQUENCE",
-        "CreateEnumStmt": "CREATE TYPE",
-        "CommentStmt": "COMMENT",
-        "CreateTableAsStmt": "CREATE TABLE AS",
-    }
-    cls = type(stmt).__name__
-    if isinstance(stmt, ast.DropStmt):
-        removed = getattr(stmt.removeType, "name", "OBJECT")
-        return "DROP " + removed.removeprefix("OBJECT_").replace("_", " ")
-    if isinstance(stmt, ast.CreateFunctionStmt):
-        return "CREATE PROCEDURE" if stmt.is_procedure else "CREATE FUNCTION"
-    words = re.findall(r"[A-Z][a-z]*", cls.removesuffix("Stmt"))
-    return names.get(cls, " ".join(words).upper())
+            yield pgtree.name(stmt.relation)
 
 
 def create_missing(
