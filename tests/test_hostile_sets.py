@@ -24,7 +24,8 @@ import pytest
 from psycopg import sql
 
 from loader import ddl
-from seedgen import devdb
+from seedgen import devdb, untrusted
+from seedgen.errors import ManifestError
 from seedgen.manifest import MANIFEST_NAME, read_manifest
 from tests.conftest import ADMIN, SCHEMA_SQL, fetch, make_set, seedgen
 
@@ -444,3 +445,62 @@ def test_verify_checks_shard_checksums(base_sets: dict[str, Path], tmp_path: Pat
     result = seedgen("verify", str(set_dir), "--database-url", url)
     assert result.returncode == 3, result.stderr
     assert re.search(r"^error: table tags, shard 00000 .*sha256 mismatch", result.stderr, re.M)
+
+
+# ----------------------------------------------------------------------------- the allow-list
+
+MORE_DDL = {
+    "CREATE TEMP TABLE users (id int)": "temporary or cross-database",
+    "CREATE TABLE public.users2 (LIKE users)": "on public.users2, but this is the DDL of",
+    "CREATE TABLE users (id int) INHERITS (pg_authid)": "public.pg_authid is not a table",
+    "CREATE TABLE users (id int DEFAULT nextval('app_seq'))": "nextval.. of a sequence the set",
+    "CREATE INDEX x ON users USING evil_am (id)": "USING evil_am",
+    "CREATE INDEX x ON public.tags (id)": "on public.tags, but this is the DDL of public.users",
+    "CREATE INDEX x ON users ((public.f(id)))": r"function public\.f\(\) is not allowed",
+    "ALTER TABLE users OWNER TO nobody": "AT_ChangeOwner is not allowed",
+    "ALTER SEQUENCE content_items_id_seq RESTART 1": "only OWNED BY, not restart",
+    "COMMENT ON TABLE public.tags IS 'x'": "on public.tags, but this is the DDL of public.users",
+    "CREATE TYPE mood AS ENUM ('ok')": "type mood is no column's type",
+    "GRANT ALL ON users TO PUBLIC": "GRANT refused",
+    "SELECT pg_read_file('/etc/passwd')": "SELECT refused",
+    "CREATE TABLE users AS SELECT 1": "CREATE TABLE AS refused",
+    "CREATE TABLE users (": "does not parse",
+}
+
+
+@pytest.mark.parametrize("statement", sorted(MORE_DDL))
+def test_ddl_allow_list(statement: str, base_sets: dict[str, Path]) -> None:
+    """More of what the allow-list refuses (in process: ``loader.ddl.check``)."""
+    manifest = read_manifest(base_sets["parquet"])
+    entries = [
+        d.model_copy(update={"statements": [*d.statements, statement]}) if d.table == "users" else d
+        for d in manifest.ddl
+    ]
+    with pytest.raises(ManifestError, match=MORE_DDL[statement]) as refused:
+        ddl.check(manifest.model_copy(update={"ddl": entries}))
+    assert "\n" not in refused.value.message and refused.value.hint
+
+
+def test_the_datasets_ddl_is_accepted_and_qualified(base_sets: dict[str, Path]) -> None:
+    schema = ddl.check(read_manifest(base_sets["parquet"]))
+    assert schema.extensions == ["pg_trgm", "btree_gin"]
+    assert schema.tables["content_items"][-1] == (
+        "ALTER TABLE public.content_items_all ATTACH PARTITION public.content_items "
+        "FOR VALUES IN ('items')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "depth"),
+    [
+        ([], 1),
+        ({"a": [1, {"b": 'x[[["\\'}]}, 3),
+        ({"a": "\\", "b": [[1]]}, 3),
+        (["{{ domain }}", '"[', "\\\\"], 1),
+        ([[[[[]]]]], 5),
+    ],
+)
+def test_json_depth_ignores_brackets_in_strings(value: object, depth: int) -> None:
+    text = json.dumps(value)
+    assert untrusted.json_depth(text) == depth
+    assert untrusted.json_depth("[" * 10_000, limit=64) == 65  # stops at the first excess
