@@ -118,8 +118,11 @@ def _parse(table: str, number: int, text: str) -> ast.Node:
         raise ManifestError(f"{where}: refused, it holds a NUL byte", hint=HINT)
     try:
         stmts = parse_sql(text)
+    except RecursionError:
+        raise ManifestError(f"{where}: refused, nested too deeply", hint=HINT) from None
     except ParseError as exc:
-        raise ManifestError(f"{where}: refused, it does not parse ({exc})", hint=HINT) from None
+        reason = (str(exc).splitlines() or ["?"])[0]
+        raise ManifestError(f"{where}: refused, it does not parse ({reason})", hint=HINT) from None
     if len(stmts) != 1:
         kinds = ", ".join(pgtree.kind(s.stmt) for s in stmts) or "nothing"
         raise ManifestError(
@@ -143,13 +146,16 @@ def _checked(table: str, number: int, stmt: ast.Node, entry: Name, scope: _Scope
                     pgtree.kind(stmt), f"{pgtree.show(pgtree.name(rel))} is not a table of the set"
                 )
             rel.schemaname = pgtree.name(rel)[0]  # executed as checked, whatever search_path says
-    except _Refused as exc:
-        raise ManifestError(
-            f"manifest DDL for table {table}, statement {number + 1}: {exc.kind}"
-            f"{pgtree.target(stmt)} refused: {exc.reason}",
-            hint=HINT,
-        ) from None
-    return str(RawStream()(stmt))
+        return str(RawStream()(stmt))
+    except RecursionError:  # pglast's deparser recurses; a hostile expression may be deep
+        exc = _Refused(pgtree.kind(stmt), "nested too deeply")
+    except _Refused as refused:
+        exc = refused
+    raise ManifestError(
+        f"manifest DDL for table {table}, statement {number + 1}: {exc.kind}"
+        f"{pgtree.target(stmt)} refused: {exc.reason}",
+        hint=HINT,
+    )
 
 
 def _allow(stmt: ast.Node, entry: Name, scope: _Scope) -> None:

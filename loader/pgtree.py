@@ -22,16 +22,17 @@ _KINDS = {
 }
 
 
-def nodes(node: object, of: type[N]) -> Iterator[N]:
-    """Every node of type ``of`` in a parse tree, depth first."""
-    if isinstance(node, tuple | list):
-        for item in node:
-            yield from nodes(item, of)
-    elif isinstance(node, ast.Node):
-        if isinstance(node, of):
-            yield node
-        for attr in node:
-            yield from nodes(getattr(node, attr), of)
+def nodes(tree: object, of: type[N]) -> Iterator[N]:
+    """Every node of type ``of`` in a parse tree (iterative: a hostile tree may be deep)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tuple | list):
+            stack.extend(reversed(node))
+        elif isinstance(node, ast.Node):
+            if isinstance(node, of):
+                yield node
+            stack.extend(getattr(node, attr) for attr in reversed(list(node)))
 
 
 def target(stmt: ast.Node) -> str:

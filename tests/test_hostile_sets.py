@@ -481,6 +481,17 @@ def test_ddl_allow_list(statement: str, base_sets: dict[str, Path]) -> None:
     assert "\n" not in refused.value.message and refused.value.hint
 
 
+def test_deeply_nested_ddl_is_one_line_not_a_recursion_error(base_sets: dict[str, Path]) -> None:
+    manifest = read_manifest(base_sets["parquet"])
+    deep = "CREATE INDEX x ON users ((" + "lower(" * 2000 + "id" + ")" * 2000 + "))"
+    entries = [
+        d.model_copy(update={"statements": [deep]}) if d.table == "users" else d
+        for d in manifest.ddl
+    ]
+    with pytest.raises(ManifestError, match="CREATE INDEX public.users refused: nested too deeply"):
+        ddl.check(manifest.model_copy(update={"ddl": entries}))
+
+
 def test_the_datasets_ddl_is_accepted_and_qualified(base_sets: dict[str, Path]) -> None:
     schema = ddl.check(read_manifest(base_sets["parquet"]))
     assert schema.extensions == ["pg_trgm", "btree_gin"]
