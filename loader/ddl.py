@@ -84,6 +84,11 @@ def check(manifest: Manifest) -> Schema:
                 hint=HINT,
             )
     own = {t.name: t.qualified for t in manifest.tables}
+    listed = [d.table for d in manifest.ddl]
+    if twice := sorted({t for t in listed if listed.count(t) > 1}):
+        raise ManifestError(
+            f"manifest DDL: refused, table {twice[0]} has two DDL entries", hint=HINT
+        )
     trees = {
         d.table: [_parse(d.table, n, s) for n, s in enumerate(d.statements)] for d in manifest.ddl
     }

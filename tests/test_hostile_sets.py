@@ -481,6 +481,14 @@ def test_ddl_allow_list(statement: str, base_sets: dict[str, Path]) -> None:
     assert "\n" not in refused.value.message and refused.value.hint
 
 
+def test_a_table_with_two_ddl_entries_is_refused(base_sets: dict[str, Path]) -> None:
+    manifest = read_manifest(base_sets["parquet"])
+    users = next(d for d in manifest.ddl if d.table == "users")
+    twice = manifest.model_copy(update={"ddl": [*manifest.ddl, users]})
+    with pytest.raises(ManifestError, match="table users has two DDL entries"):
+        ddl.check(twice)
+
+
 def test_deeply_nested_ddl_is_one_line_not_a_recursion_error(base_sets: dict[str, Path]) -> None:
     manifest = read_manifest(base_sets["parquet"])
     deep = "CREATE INDEX x ON users ((" + "lower(" * 2000 + "id" + ")" * 2000 + "))"
