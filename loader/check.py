@@ -20,9 +20,10 @@ from psycopg import sql
 from loader import append, catalog, ledger, objects
 from loader.append import TablePlan
 from loader.session import connect, pg_message
+from loader.setcheck import verify_set
 from loader.target import parse_target
 from seedgen.errors import LoadError
-from seedgen.manifest import Manifest, read_manifest, set_identities
+from seedgen.manifest import Manifest, set_identities
 from seedgen.progress import Reporter, Write, as_reporter
 
 
@@ -47,7 +48,7 @@ def verify_database(
 ) -> VerifyReport:
     echo = as_reporter(echo)
     target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
-    manifest = read_manifest(set_dir)
+    manifest = verify_set(set_dir)  # the shards too: sizes, sha256, rows, columns
     report = VerifyReport()
     try:
         with connect(target) as conn:

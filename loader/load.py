@@ -42,15 +42,15 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, faults, ledger, objects
+from loader import append, catalog, ddl, faults, ledger, objects
 from loader.append import TablePlan
 from loader.copy import copy_shard
 from loader.pool import Pool, Task
 from loader.repair import clear_tables, repair
 from loader.restore import require, restore, serial, taken
 from loader.session import connect, create_database, lock, pg_message
+from loader.setcheck import non_empty_tables, verify_live, verify_set
 from loader.target import Target, parse_target
-from loader.verify import non_empty_tables, verify_live, verify_set
 from seedgen.errors import LoadError, SchemaMismatchError, SeedgenError
 from seedgen.manifest import (
     Manifest,
@@ -104,6 +104,8 @@ def load_set(
         url, allow_any_name=options.allow_any_name, allow_remote=options.allow_remote
     )
     manifest = verify_set(set_dir)
+    if options.create_schema:  # the set's DDL is checked before anything is written
+        ddl.check(manifest)
     echo(
         f"verified {set_dir}: {len(manifest.tables)} tables, {manifest.total_rows:,} rows, "
         f"{sum(len(t.shards) for t in manifest.tables)} shards (sha256 ok)"
@@ -591,25 +593,8 @@ def _whose_rows(cur: psycopg.Cursor) -> str:
 def _ensure_schema(
     cur: psycopg.Cursor, manifest: Manifest, options: LoadOptions, echo: Reporter
 ) -> None:
-    if not options.create_schema:
-        return
-    existing = {
-        name
-        for (name,) in cur.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
-        )
-    }
-    missing = [d for d in manifest.ddl if d.table not in existing]
-    if not missing:
-        return
-    for ext in manifest.extensions:
-        cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
-    for ddl in missing:
-        verb = "would create" if options.dry_run else "creating"
-        echo(f"{verb} table {ddl.table} ({len(ddl.statements) - 1} more statements)")
-        for statement in ddl.statements:
-            cur.execute(sql.SQL(statement))  # compiled from the dataset's models at generation
+    if options.create_schema:  # from the checked, re-deparsed DDL (loader.ddl), never raw text
+        ddl.create_missing(cur, manifest, dry_run=options.dry_run, echo=echo)
 
 
 def _check_counts(cur: psycopg.Cursor, manifest: Manifest) -> None:

@@ -23,8 +23,8 @@ from psycopg import sql
 from loader import append, ledger
 from loader.append import TablePlan
 from loader.session import connect, lock
+from loader.setcheck import verify_set
 from loader.target import parse_target
-from loader.verify import verify_set
 from seedgen.errors import SafetyError, SchemaMismatchError
 from seedgen.manifest import Manifest, TableSpec, set_identities
 from seedgen.progress import Reporter, Write, as_reporter
