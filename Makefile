@@ -51,5 +51,6 @@ seed-from-gen-test: install $(ENV_FILE) ## generate and load into DATABASE_URL_T
 	$(BIN)/seedgen generate genonaut --force --out seed-data/sets/genonaut-make
 	$(BIN)/seedgen load seed-data/sets/genonaut-make --database-url "$(call env_get,DATABASE_URL_TEST)" --create-database --create-schema
 
-clean: ## remove generated sets and caches (not .venv)
-	rm -rf seed-data/sets .pytest_cache .ruff_cache
+clean: ## remove generated sets, caches and the embedded server's data, stopping it first (not .venv)
+	@if [ -d .seedgen/pg ] && [ -x $(BIN)/python ]; then $(BIN)/python -m seedgen.devdb stop; fi
+	rm -rf seed-data/sets .pytest_cache .ruff_cache .seedgen

@@ -266,15 +266,17 @@ def demo(
     from loader.target import redact
     from seedgen import devdb
 
+    echo = _echo()
     try:
+        url = devdb.demo_url(database, keep_running=True)  # every guard, before any write
         out = DEFAULT_SETS_DIR / "genonaut-demo"
-        run(Request("genonaut", None, {}, env_file), out, force=True, echo=_echo())
-        url = devdb.recreate_database(database, keep_running=True)
-        load_set(out, url, LoadOptions(create_schema=True), echo=_echo())
-        _echo().summary(f"demo database ready: {redact(url)}")
+        run(Request("genonaut", None, {}, env_file), out, force=True, echo=echo)
+        devdb.recreate_database(database, keep_running=True)
+        load_set(out, url, LoadOptions(create_schema=True), echo=echo)
+        echo.summary(f"demo database ready: {redact(url)}", kind="demo", url=redact(url))
         stop = devdb.embedded_stop_command()
         if stop:
-            _echo().summary(f"the embedded server keeps running; stop it with: {stop}")
+            echo.summary(f"the embedded server keeps running; stop it with: {stop}")
     except SeedgenError as exc:
         raise _fail(exc) from None
 
