@@ -113,15 +113,23 @@ def generate(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    elapsed = time.monotonic() - started
+    _summary(manifest, out, time.monotonic() - started, echo)
+    return manifest
+
+
+def _summary(manifest: Manifest, out: Path, elapsed: float, echo: Reporter) -> None:
     rows = manifest.total_rows
     echo.summary(
         f"generated {rows:,} rows in {elapsed:.1f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s) "
-        f"-> {out}"
+        f"-> {out}",
+        kind="generate",
+        set=str(out),
+        rows={spec.name: spec.rows for spec in manifest.tables},
+        shards={spec.name: len(spec.shards) for spec in manifest.tables},
+        elapsed=round(elapsed, 3),
     )
     for spec in manifest.tables:
         echo.summary(f"  {spec.name:<20} {spec.rows:>12,} rows  {len(spec.shards)} shard(s)")
-    return manifest
 
 
 def _commit(partial: Path, out: Path) -> None:
@@ -173,6 +181,13 @@ def _run_shards(
 
 
 class _Progress:
+    """Rows written per table, against the table's expected rows.
+
+    Shards are cut on driving rows (an exploded table's parent items), but a person and
+    ``--log-json`` want rows written: ``done`` counts those, and for an exploded table ``total``
+    is extrapolated from the share of driving rows done so far (exact once the table is done).
+    """
+
     def __init__(self, plan: Plan, echo: Reporter) -> None:
         self.plan = {t.name: t for t in plan.tables}
         self.rows = {name: 0 for name in self.plan}
@@ -183,13 +198,22 @@ class _Progress:
     def done(self, table: str, shard: ShardSpec) -> None:
         self.rows[table] += shard.rows
         self.driving[table] += shard.stop - shard.start
-        total = self.plan[table].gen.rows
-        pct = 100.0 * self.driving[table] / total if total else 100.0
+        driving_total = self.plan[table].gen.rows
+        pct = 100.0 * self.driving[table] / driving_total if driving_total else 100.0
         line = ""  # plain logs: at most one line per table per 10 %
         if pct >= 100.0 or pct - self.shown[table] >= 10.0:
             self.shown[table] = pct
             line = f"  {table}: {self.rows[table]:,} rows written ({pct:.0f}%)"
-        self.echo.batch(table, self.driving[table], total, shard.bytes, line=line)
+        self.echo.batch(table, self.rows[table], self.expected(table), shard.bytes, line=line)
+
+    def expected(self, table: str) -> int:
+        rows, driving = self.rows[table], self.driving[table]
+        driving_total = self.plan[table].gen.rows
+        if driving >= driving_total:
+            return rows
+        if not driving:
+            return self.plan[table].expected_rows
+        return max(rows, round(rows * driving_total / driving))
 
 
 @lru_cache(maxsize=2)
