@@ -26,7 +26,7 @@ import pyarrow
 
 import seedgen
 from generator import schema
-from generator.dataset import Dataset, dataset_class
+from generator.dataset import Dataset, dataset_class, known_config_sections
 from generator.plan import Plan, TablePlan, build_table, estimate_bytes, resolve_plan
 from generator.writer import write_shard
 from seedgen.errors import ConfigError
@@ -55,10 +55,15 @@ class Request:
     env_file: Path
 
 
-def load_dataset(req: Request) -> Dataset:
-    """Settings from config.json + flags, env resolved, dataset constructed: all input checks."""
+def load_dataset(req: Request, echo: Echo | None = None) -> Dataset:
+    """Settings from config.json + flags, env resolved, dataset constructed: all input checks.
+
+    ``echo`` hears what the config file does not say (no section for this dataset: defaults).
+    """
     cls = dataset_class(req.dataset)
-    section = read_config_section(req.config_path, cls.config_sections)
+    section = read_config_section(
+        req.config_path, cls.config_sections, known_config_sections(), req.dataset, echo
+    )
     where = f"{req.config_path or 'config.json'} [{cls.config_sections[0]}] or its --flag"
     settings = build_settings(cls.settings_model, section, req.overrides, where)
     return cls(settings, cls.resolve_context(settings, req.env_file))
@@ -93,14 +98,17 @@ def generate(
     echo: Echo | None = None,
 ) -> Manifest | None:
     echo = as_reporter(echo)
-    dataset = load_dataset(req)
+    dataset = load_dataset(req, echo)
     plan = resolve_plan(dataset)
-    if out.exists() and not force:
-        raise ConfigError(f"{out} already exists", hint="pass --force to replace it, or --out")
     if dry_run:
         describe_plan(plan, echo)
-        echo.summary("dry run: nothing written")
+        if out.exists():
+            needs = "it would replace it" if force else "a real run needs --force to replace it"
+            echo.summary(f"{out} already exists: {needs}")
+        echo.summary("dry run: nothing written", kind="generate", dry_run=True)
         return None
+    if out.exists() and not force:
+        raise ConfigError(f"{out} already exists", hint="pass --force to replace it, or --out")
     partial = Path(str(out) + PARTIAL_SUFFIX)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
