@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from seedgen.errors import ConfigError, SeedgenError
+from seedgen.errors import ConfigError, SeedgenError, VerifyError
 from seedgen.progress import Reporter, make_reporter
 from seedgen.settings import DEFAULT_ENV_FILE, describe_keys
 
@@ -190,7 +190,7 @@ def verify(
     except SeedgenError as exc:
         raise _fail(exc) from None
     if report.problems:
-        raise typer.Exit(7)
+        raise _fail(VerifyError(f"verify found {len(report.problems)} problem(s) in {set_dir}"))
 
 
 @app.command()
@@ -232,7 +232,12 @@ def reset(
     from loader.reset import reset_set
 
     if scope not in ("all", "facts", "dimensions"):
-        raise _fail(ConfigError(f"--scope {scope!r}: valid choices are all, facts, dimensions"))
+        raise _fail(
+            ConfigError(
+                f"--scope {scope!r}: valid choices are all, facts, dimensions",
+                hint="seedgen reset SET --database-url URL --confirm --scope facts",
+            )
+        )
     try:
         reset_set(
             set_dir,
