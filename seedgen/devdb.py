@@ -75,7 +75,7 @@ def _embedded(keep_running: bool = False) -> str:
     # to stop when this process exits.
     mode = None if keep_running or embedded_running() else "stop"
     _SERVER = get_server(EMBEDDED_DIR.resolve(), cleanup_mode=mode)
-    return _SERVER.get_uri("postgres")
+    return str(_SERVER.get_uri("postgres"))
 
 
 def _ignore_runtime_dir_warning() -> None:
