@@ -74,8 +74,8 @@ class SchemaMismatchError(SeedgenError):
 
     exit_code = 5
     default_hint = (
-        "`seedgen load SET --database-url URL --dry-run` shows what the load would do, "
-        "writing nothing"
+        "`seedgen load SET --database-url URL --dry-run` checks the tables, writing nothing; "
+        "--create-schema creates the missing ones from the set"
     )
 
 
@@ -83,7 +83,10 @@ class LoadError(SeedgenError):
     """The load failed; the message says what state the database was left in."""
 
     exit_code = 6
-    default_hint = "`seedgen verify SET --database-url URL` checks the database's state"
+    default_hint = (
+        "the lines above say the database's state; `seedgen repair --database-url URL` "
+        "restores what an unfinished load dropped"
+    )
 
 
 class VerifyError(SeedgenError):
