@@ -221,10 +221,8 @@ class _Progress:
     def expected(self, table: str) -> int:
         rows, driving = self.rows[table], self.driving[table]
         driving_total = self.plan[table].gen.rows
-        if driving >= driving_total:
+        if driving >= driving_total or not driving:
             return rows
-        if not driving:
-            return self.plan[table].expected_rows
         return max(rows, round(rows * driving_total / driving))
 
 
