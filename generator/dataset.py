@@ -74,6 +74,11 @@ DATASETS = {
 }
 
 
+def known_config_sections() -> list[str]:
+    """Every config.json section some built-in dataset reads (a section nobody reads is a typo)."""
+    return [section for name in DATASETS for section in dataset_class(name).config_sections]
+
+
 def dataset_class(name: str) -> type[Dataset]:
     target = DATASETS.get(name)
     if target is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from seedgen.errors import ConfigError, SeedgenError
+from seedgen.errors import ConfigError, SeedgenError, VerifyError
 from seedgen.progress import Reporter, make_reporter
 from seedgen.settings import DEFAULT_ENV_FILE, describe_keys
 
@@ -190,7 +190,7 @@ def verify(
     except SeedgenError as exc:
         raise _fail(exc) from None
     if report.problems:
-        raise typer.Exit(7)
+        raise _fail(VerifyError(f"verify found {len(report.problems)} problem(s) in {set_dir}"))
 
 
 @app.command()
@@ -232,7 +232,12 @@ def reset(
     from loader.reset import reset_set
 
     if scope not in ("all", "facts", "dimensions"):
-        raise _fail(ConfigError(f"--scope {scope!r}: valid choices are all, facts, dimensions"))
+        raise _fail(
+            ConfigError(
+                f"--scope {scope!r}: valid choices are all, facts, dimensions",
+                hint="seedgen reset SET --database-url URL --confirm --scope facts",
+            )
+        )
     try:
         reset_set(
             set_dir,
@@ -266,15 +271,17 @@ def demo(
     from loader.target import redact
     from seedgen import devdb
 
+    echo = _echo()
     try:
+        url = devdb.demo_url(database, keep_running=True)  # every guard, before any write
         out = DEFAULT_SETS_DIR / "genonaut-demo"
-        run(Request("genonaut", None, {}, env_file), out, force=True, echo=_echo())
-        url = devdb.recreate_database(database, keep_running=True)
-        load_set(out, url, LoadOptions(create_schema=True), echo=_echo())
-        _echo().summary(f"demo database ready: {redact(url)}")
+        run(Request("genonaut", None, {}, env_file), out, force=True, echo=echo)
+        devdb.recreate_database(database, keep_running=True)
+        load_set(out, url, LoadOptions(create_schema=True), echo=echo)
+        echo.summary(f"demo database ready: {redact(url)}", kind="demo", url=redact(url))
         stop = devdb.embedded_stop_command()
         if stop:
-            _echo().summary(f"the embedded server keeps running; stop it with: {stop}")
+            echo.summary(f"the embedded server keeps running; stop it with: {stop}")
     except SeedgenError as exc:
         raise _fail(exc) from None
 
