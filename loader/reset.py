@@ -19,23 +19,19 @@ printed after the commit; a database error is rolled back and reported, with not
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import psycopg
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-from psycopg import sql
 
 from loader import append, ledger, reset_fast, reset_guard
 from loader.append import TablePlan
-from loader.reset_guard import Keys
+from loader.reset_keys import Keys, keep_shared, stage_keys
 from loader.session import connect, lock, pg_message
 from loader.target import parse_target
 from loader.verify import verify_set
-from seedgen.errors import LoadError, SafetyError, SchemaMismatchError
+from seedgen.errors import LoadError, SafetyError
 from seedgen.manifest import Manifest, TableSpec, manifest_checksum
 from seedgen.progress import Reporter, Write, as_reporter
 
@@ -58,6 +54,7 @@ class _Outcome:
     load_id: int
     counts: dict[str, int] = field(default_factory=dict)
     truncated: set[str] = field(default_factory=set)
+    empty_referrers: list[str] = field(default_factory=list)  # truncated along, being empty
     kept: dict[str, int] = field(default_factory=dict)
     remaining: list[str] = field(default_factory=list)  # tables still holding the load's rows
 
@@ -123,6 +120,7 @@ class _Reset:
             cur = self.ctl.cursor()
             ledger.ensure(cur)
             ledger.ensure_reset_tables(cur)
+            cur.execute("SET LOCAL work_mem = '256MB'")  # joins of millions of keys: no spill
             plans = (
                 {p["table"]: TablePlan.from_json(p) for p in ledger.plan(cur, entry.id)}
                 if entry.mode == "append"
@@ -140,14 +138,15 @@ class _Reset:
         last check."""
         keys: dict[str, Keys] = {}
         for table in self.tables:
-            keys[table.name] = _stage_keys(
+            keys[table.name] = stage_keys(
                 cur, self.set_dir, self.manifest, table, load_id, plans.get(table.name)
             )
-            out.kept[table.name] = _keep_shared(cur, load_id, table, keys[table.name])
+            out.kept[table.name] = keep_shared(cur, load_id, table, keys[table.name])
         owning = reset_fast.measure(cur, self.tables, keys, lock=not self.dry_run)
         reset_guard.refuse_references(cur, self.manifest, keys, owning.owned, self.set_dir)
         fast = reset_fast.plan(cur, self.tables, owning.owned, lock=not self.dry_run)
         out.truncated = {t.name for t in fast.tables}
+        out.empty_referrers = [f"{schema}.{name}" for schema, name in fast.empty_referrers]
         if fast.tables and not self.dry_run:
             reset_fast.truncate(cur, fast)
         for table in reversed(self.tables):
@@ -192,7 +191,9 @@ def _report(
     """Counts, printed once the work is committed (or, in a dry run, rolled back)."""
     verb = "would delete" if dry_run else "deleted"
     for table in reversed(scoped_tables(manifest, scope)):
-        how = " (truncated: the set owned every row)" if table.name in out.truncated else ""
+        how = ""
+        if table.name in out.truncated:
+            how = f" ({'would TRUNCATE' if dry_run else 'truncated'}: the set owns every row)"
         kept = out.kept.get(table.name, 0)
         note = f" (kept {kept:,} shared with another load)" if kept else ""
         count = out.counts.get(table.name, 0)
@@ -202,6 +203,11 @@ def _report(
         f"{sum(out.counts.values()):,} rows of set {manifest.dataset} (seed {manifest.seed}), "
         f"scope {scope}"
     )
+    if out.empty_referrers:
+        echo.detail(
+            f"  TRUNCATE also {'would take' if dry_run else 'took'} the empty tables that "
+            f"reference them (it does without CASCADE): {', '.join(out.empty_referrers)}"
+        )
     if dry_run:
         return
     if out.remaining:
@@ -211,89 +217,3 @@ def _report(
         )
     else:
         echo.summary(f"load {out.load_id} is reset: the set can be loaded again")
-
-
-def _stage_keys(
-    cur: psycopg.Cursor,
-    set_dir: Path,
-    manifest: Manifest,
-    table: TableSpec,
-    load_id: int,
-    plan: TablePlan | None,
-) -> Keys:
-    """The keys of the rows the load put in ``table``: for an append, the keys it recorded as
-    inserted (remapped FKs and rows left out make the shards' keys wrong); else the shards'."""
-    columns = plan.primary_key if plan else append.live_primary_key(cur, table)
-    if not columns:
-        raise SchemaMismatchError(
-            f"table {table.name} has no primary key; cannot tell its rows",
-            hint="restore its primary key (`seedgen verify SET --database-url URL` lists what "
-            "is missing), then run the same command again",
-        )
-    stage = sql.Identifier(f"seedgen_reset_{table.name}")
-    pk = [sql.Identifier(c) for c in columns]
-    cur.execute(
-        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-            stage, sql.SQL(", ").join(pk), sql.Identifier(*table.qualified)
-        )
-    )
-    if plan is not None:
-        if append.has_keys(cur, load_id, plan):
-            recorded = append.keys_table(load_id, plan)
-            cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(stage, recorded))
-        return Keys(stage, columns)
-    copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        stage, sql.SQL(", ").join(pk)
-    )
-    for shard in table.shards:
-        path = set_dir / shard.file
-        if manifest.format == "parquet":
-            keys = pq.read_table(path, columns=columns)
-        else:
-            keys = pacsv.read_csv(
-                path, convert_options=pacsv.ConvertOptions(include_columns=columns)
-            )
-        buf = io.BytesIO()
-        pacsv.write_csv(keys, buf, pacsv.WriteOptions(include_header=False))
-        with cur.copy(copy_stmt) as copy:
-            copy.write(buf.getvalue())
-    return Keys(stage, columns)
-
-
-def _keep_shared(cur: psycopg.Cursor, load_id: int, table: TableSpec, keys: Keys) -> int:
-    """Take out of ``keys`` the rows another load kept as its own (a shared admin, a tag), and
-    hand them to that load: its reset removes them once nobody else uses them."""
-    users = ledger.used_by_others(cur, load_id, table.name)
-    if not users:
-        return 0
-    identity = append.key_identity("s", keys.columns)
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in keys.columns)
-    for other, used in users.items():
-        plan = next(
-            (TablePlan.from_json(p) for p in ledger.plan(cur, other) if p["table"] == table.name),
-            None,
-        )
-        if plan is None or not append.has_keys(cur, other, plan):
-            continue
-        theirs = append.keys_table(other, plan)
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {t} ({c}) SELECT {c} FROM {k} s WHERE {i} = ANY(%s::text[]) "
-                "AND NOT EXISTS (SELECT 1 FROM {t} x WHERE {same})"
-            ).format(
-                t=theirs,
-                c=cols,
-                k=keys.name,
-                i=identity,
-                same=sql.SQL(" AND ").join(
-                    sql.SQL("x.{c} = s.{c}").format(c=sql.Identifier(c)) for c in keys.columns
-                ),
-            ),
-            (used,),
-        )
-    every = sorted({key for used in users.values() for key in used})
-    cur.execute(
-        sql.SQL("DELETE FROM {} s WHERE {} = ANY(%s::text[])").format(keys.name, identity),
-        (every,),
-    )
-    return cur.rowcount

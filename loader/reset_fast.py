@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from loader.reset_guard import Keys, eq
+from loader.reset_keys import Keys, eq
 from seedgen.manifest import TableSpec
 
 

@@ -20,17 +20,9 @@ from psycopg import sql
 
 from loader import ledger
 from loader.append import key_text
+from loader.reset_keys import Keys, eq
 from seedgen.errors import ManifestError, SchemaMismatchError
 from seedgen.manifest import Manifest, TableSpec, manifest_checksum, read_manifest
-
-
-@dataclass(frozen=True)
-class Keys:
-    """A temporary table of one table's primary keys to delete, and those columns."""
-
-    name: sql.Identifier
-    columns: list[str]
-
 
 # ------------------------------------------------------------------ from the ledger alone
 
@@ -205,15 +197,6 @@ def _first_referencing(
     )
     row = cur.execute(query).fetchone()
     return None if row is None else str(row[0])
-
-
-def eq(left: str, lcols: list[str], right: str, rcols: list[str]) -> sql.Composable:
-    return sql.SQL(" AND ").join(
-        sql.SQL("{}.{} = {}.{}").format(
-            sql.Identifier(left), sql.Identifier(a), sql.Identifier(right), sql.Identifier(b)
-        )
-        for a, b in zip(lcols, rcols, strict=True)
-    )
 
 
 def _blocked(table: TableSpec, ref: _Referrer, example: str, set_dir: Path) -> SchemaMismatchError:
