@@ -9,7 +9,8 @@ Its tables live in schema ``seedgen``:
   directory, rows and key ranges per table, and a status: ``running`` until every object is
   restored and the counts check, then ``complete``; ``rolled_back`` after an error was undone;
   ``repaired`` after ``seedgen repair`` restored the objects of an abandoned load; ``reset``
-  after ``seedgen reset`` removed its rows.
+  after ``seedgen reset`` removed its rows; ``partially_reset`` after a scoped reset removed
+  some of its tables' rows (``seedgen.reset_tables`` says which), until the last scope.
 - ``seedgen.saved_objects``: every index, constraint and trigger the load dropped, with the
   definition captured *before* the drop, whether it is back (``restored``: set false in the
   transaction that drops it, true in the one that rebuilds it) and ``printed``, what PostgreSQL
@@ -21,6 +22,7 @@ Its tables live in schema ``seedgen``:
   shard is loaded exactly once whatever crashes when.
 - ``seedgen.merged_tables`` (``--append``): a row per table merged from staging, committed with
   the merge: rows inserted and rows not inserted by reason.
+- ``seedgen.reset_tables``: a row per table a (scoped) reset has emptied of a load's rows.
 - ``seedgen.conflicts`` (``--append``): every staged row kept out because its key or a unique
   value was taken (``present``, ``remap``, ``drop``), with the existing row's key: the warning's
   list, and what ``seedgen reset`` consults so it never deletes a row another load still uses.
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 import seedgen
@@ -336,7 +339,7 @@ def used_by_others(cur: psycopg.Cursor, load_id: int, table: str) -> dict[int, l
         "SELECT DISTINCT c.load_id, c.existing_key FROM seedgen.conflicts c "
         "JOIN seedgen.loads l ON l.id = c.load_id "
         "WHERE c.table_name = %s AND c.load_id <> %s "
-        "AND l.status IN ('running', 'complete', 'repaired') "
+        "AND l.status IN ('running', 'complete', 'repaired', 'partially_reset') "
         "AND c.action IN ('present', 'remap') AND c.existing_key IS NOT NULL",
         (table, load_id),
     ):
@@ -353,7 +356,80 @@ def appended_since(cur: psycopg.Cursor, load_id: int) -> dict[str, int]:
         for table, rows in cur.execute(
             "SELECT m.table_name, sum(m.inserted) FROM seedgen.merged_tables m "
             "JOIN seedgen.loads l ON l.id = m.load_id "
-            "WHERE l.id > %s AND l.status IN ('complete', 'running', 'repaired') GROUP BY 1",
+            "WHERE l.id > %s AND l.status IN ('complete', 'running', 'repaired', "
+            "'partially_reset') GROUP BY 1",
             (load_id,),
         )
     }
+
+
+# ------------------------------------------------------------------------ scoped resets
+# Kept apart from the DDL above: only ``seedgen reset`` needs them, and a ledger written before
+# they existed is upgraded the first time a reset runs (in the reset's own transaction).
+
+_STATUSES = ("running", "complete", "rolled_back", "repaired", "reset", "partially_reset")
+
+
+def ensure_reset_tables(cur: psycopg.Cursor) -> None:
+    """``seedgen.reset_tables`` and the ``partially_reset`` status (call after ``ensure``)."""
+    cur.execute(
+        """CREATE TABLE IF NOT EXISTS seedgen.reset_tables (
+            load_id bigint NOT NULL REFERENCES seedgen.loads (id),
+            table_name text NOT NULL,
+            rows bigint NOT NULL,
+            how text NOT NULL CHECK (how IN ('delete', 'truncate')),
+            reset_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (load_id, table_name)
+        )"""
+    )
+    check = cur.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'seedgen.loads'::regclass AND conname = 'loads_status_check'"
+    ).fetchone()
+    if check is None or "partially_reset" not in check[0]:
+        cur.execute(
+            sql.SQL(
+                "ALTER TABLE seedgen.loads DROP CONSTRAINT IF EXISTS loads_status_check, "
+                "ADD CONSTRAINT loads_status_check CHECK (status IN ({}))"
+            ).format(sql.SQL(", ").join(sql.Literal(s) for s in _STATUSES))
+        )
+
+
+def tables_reset(cur: psycopg.Cursor, load_id: int) -> dict[str, int]:
+    """Tables a scoped reset has already emptied of the load's rows, with the rows it removed."""
+    if not relation_exists(cur, "seedgen", "reset_tables"):
+        return {}
+    return {
+        table: int(rows)
+        for table, rows in cur.execute(
+            "SELECT table_name, rows FROM seedgen.reset_tables WHERE load_id = %s", (load_id,)
+        )
+    }
+
+
+def mark_tables_reset(
+    cur: psycopg.Cursor, load_id: int, removed: dict[str, tuple[int, str]]
+) -> None:
+    """Record the tables a reset emptied of the load's rows: rows removed and how."""
+    for table, (rows, how) in removed.items():
+        cur.execute(
+            "INSERT INTO seedgen.reset_tables (load_id, table_name, rows, how) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (load_id, table_name) DO UPDATE "
+            "SET rows = seedgen.reset_tables.rows + excluded.rows, how = excluded.how, "
+            "reset_at = now()",
+            (load_id, table, rows, how),
+        )
+
+
+def live(cur: psycopg.Cursor) -> list[tuple[LoadRow, str, int]]:
+    """Every load whose rows may be in the database, newest first, with dataset and seed."""
+    if not exists(cur):
+        return []
+    return [
+        (LoadRow(*row[:6]), str(row[6]), int(row[7]))
+        for row in cur.execute(
+            "SELECT id, status, started_at, set_dir, manifest_sha256, "
+            "coalesce(to_jsonb(l) ->> 'mode', 'initial'), dataset, seed FROM seedgen.loads l "
+            "WHERE status NOT IN ('rolled_back', 'reset') ORDER BY id DESC"
+        )
+    ]
