@@ -29,8 +29,8 @@ from loader import append, ledger, reset_fast, reset_guard
 from loader.append import TablePlan
 from loader.reset_keys import Keys, keep_shared, stage_keys
 from loader.session import connect, lock, pg_message
-from loader.target import parse_target
 from loader.setcheck import verify_set
+from loader.target import parse_target
 from seedgen.errors import LoadError, SafetyError
 from seedgen.manifest import Manifest, TableSpec, set_identities
 from seedgen.progress import Reporter, Write, as_reporter
