@@ -30,20 +30,20 @@ def table_schema(spec: TableSpec) -> pa.Schema:
     return pa.schema([(c.name, arrow_type(c.arrow_type)) for c in spec.columns])
 
 
+def read_shard(path: Path, fmt: str, schema: pa.Schema) -> pa.Table:
+    if fmt == "parquet":
+        return pq.read_table(path)
+    # COPY's CSV rules: an unquoted empty field is NULL, a quoted one an empty string.
+    opts = pacsv.ConvertOptions(
+        column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False
+    )
+    return pacsv.read_csv(path, convert_options=opts)
+
+
 def read_table(set_dir: Path, manifest: Manifest, spec: TableSpec) -> pa.Table:
     """All shards of one table, concatenated in manifest (row) order."""
     schema = table_schema(spec)
-    parts = []
-    for shard in spec.shards:
-        path = set_dir / shard.file
-        if manifest.format == "parquet":
-            parts.append(pq.read_table(path))
-        else:
-            # COPY's CSV rules: an unquoted empty field is NULL, a quoted one an empty string.
-            opts = pacsv.ConvertOptions(
-                column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False
-            )
-            parts.append(pacsv.read_csv(path, convert_options=opts))
+    parts = [read_shard(set_dir / s.file, manifest.format, schema) for s in spec.shards]
     return pa.concat_tables(parts).cast(schema)
 
 
