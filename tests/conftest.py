@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -112,7 +113,7 @@ def fetch(url: str, query: str, params: tuple | dict = ()) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-def scalar(url: str, query: str, params: tuple = ()) -> object:
+def scalar(url: str, query: str, params: tuple = ()) -> Any:
     return fetch(url, query, params)[0][0]
 
 
