@@ -1,0 +1,287 @@
+"""Resolve a spec against its tables and check it, before any row exists.
+
+``resolve`` merges the spec with the tables it describes (columns it does not name come from
+``fill``, i.e. inference, when given), then checks, each failure one ``SpecError`` naming the
+table and column and what to change: tables and columns exist, references resolve, column
+dependencies form no cycle (``graphlib``; the cycle is named), NOT NULL columns are covered
+unless the database fills them, each strategy fits its column's type, unique columns are
+feasible (pool size vs rows), and every foreign key is produced from one parent row.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+
+from generator.spec import strategies as st
+from generator.spec.model import DatasetSpec, TableSpec
+from generator.spec.sources import ColumnInfo, TableInfo
+from generator.spec.types import accepts
+from seedgen.errors import SpecError
+
+Fill = Callable[[TableInfo, dict[str, TableInfo]], TableSpec]
+
+
+@dataclass(frozen=True)
+class ResolvedTable:
+    name: str
+    info: TableInfo
+    spec: TableSpec  # complete: a strategy for every column it writes
+
+    @property
+    def produced(self) -> list[str]:
+        """Columns written to the shards, in table order."""
+        cols = self.spec.columns
+        return [c for c in self.info.columns if c in cols and _writes(cols[c])]
+
+
+def _writes(strat: st.Strategy) -> bool:
+    return not strat.hidden and not isinstance(strat, st.Default)
+
+
+def unwrap(strat: st.Strategy) -> st.Strategy:
+    return strat.of if isinstance(strat, st.Nullable) else strat
+
+
+def resolve(
+    spec: DatasetSpec, infos: dict[str, TableInfo], fill: Fill | None
+) -> list[ResolvedTable]:
+    """The tables to generate, each with a complete spec, in dependency order."""
+    for name in spec.tables:
+        if name not in infos:
+            raise _unknown("table", name, list(infos), "the models/database")
+    names = list(infos) if fill else list(spec.tables)
+    tables = {n: _merge(infos[n], spec.tables.get(n), fill, infos) for n in names}
+    for table in tables.values():
+        _check_table(table, tables)
+    order = _column_order(tables)
+    return [tables[n] for n in _table_order(tables, order)]
+
+
+def _merge(
+    info: TableInfo, given: TableSpec | None, fill: Fill | None, infos: dict[str, TableInfo]
+) -> ResolvedTable:
+    base = fill(info, infos) if fill else TableSpec()
+    if given is None:
+        return ResolvedTable(info.name, info, base)
+    for col, strat in given.columns.items():
+        if col not in info.columns and not strat.hidden:
+            raise _unknown(f"column of table {info.name}", col, list(info.columns), "the table")
+    merged = base.model_copy(
+        update={
+            **{k: getattr(given, k) for k in given.model_fields_set},
+            "columns": {**base.columns, **given.columns},
+        }
+    )
+    if "per_parent" in given.model_fields_set:
+        merged = merged.model_copy(update={"rows": None})
+    return ResolvedTable(info.name, info, merged)
+
+
+def _unknown(what: str, name: str, known: list[str], where: str) -> SpecError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return SpecError(f"{what} '{name}' is not in {where}", hint=f"{hint}known: {', '.join(known)}")
+
+
+# --------------------------------------------------------------------------- per-table checks
+
+
+def _check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None:
+    spec, info = table.spec, table.info
+    if spec.rows is None and spec.per_parent is None:
+        raise SpecError(
+            f"table {table.name}: no row count", hint="add rows: N or per_parent: {table, count}"
+        )
+    if spec.per_parent and spec.per_parent.table not in tables:
+        raise _unknown(
+            f"table {table.name}: per_parent table", spec.per_parent.table, list(tables), "the spec"
+        )
+    for col, column in info.columns.items():
+        strat = spec.columns.get(col)
+        _check_covered(table.name, column, strat)
+        if strat is not None and not isinstance(strat, st.Default):
+            _check_refs(table, col, strat, tables)
+            _check_fit(table, col, column, strat, tables)
+    for col, strat in spec.columns.items():
+        if col not in info.columns:
+            _check_refs(table, col, strat, tables)
+    _check_foreign_keys(table, tables)
+
+
+def _check_covered(table: str, column: ColumnInfo, strat: st.Strategy | None) -> None:
+    where = f"table {table}, column {column.name}"
+    writes = strat is not None and _writes(strat)
+    if not writes and not column.nullable and not column.db_fills:
+        raise SpecError(
+            f"{where}: NOT NULL with no default and no strategy",
+            hint=f"give it one in the spec, e.g. {column.name}: {{kind: const, value: ...}}",
+        )
+    if isinstance(strat, st.Nullable) and not column.nullable and strat.share > 0:
+        raise SpecError(
+            f"{where}: NOT NULL but its strategy is nullable (share {strat.share})",
+            hint="drop the nullable wrapper or make the column nullable",
+        )
+
+
+def column_of(tables: dict[str, ResolvedTable], table: str, column: str, where: str) -> st.Strategy:
+    if table not in tables:
+        raise _unknown(f"{where}: table", table, list(tables), "the spec")
+    cols = tables[table].spec.columns
+    if column not in cols:
+        raise _unknown(f"{where}: column of table {table}", column, list(cols), "its spec")
+    return cols[column]
+
+
+def parent_key(tables: dict[str, ResolvedTable], ref: st.Ref, where: str) -> str:
+    if ref.column:
+        return ref.column
+    pk = tables[ref.table].info.primary_key if ref.table in tables else []
+    if len(pk) != 1:
+        raise SpecError(
+            f"{where}: table {ref.table} has no single-column primary key",
+            hint="name the parent column: {kind: ref, table: ..., column: ...}",
+        )
+    return pk[0]
+
+
+def dependencies(
+    table: ResolvedTable, col: str, strat: st.Strategy, tables: dict[str, ResolvedTable]
+) -> list[tuple[str, str]]:
+    """(table, column) pairs this column's values are computed from; checks they exist."""
+    where = f"table {table.name}, column {col}"
+    same = table.name
+    if isinstance(strat, st.Nullable):
+        return dependencies(table, col, strat.of, tables)
+    if isinstance(strat, st.Json):
+        return [
+            d for f, s in strat.fields.items() for d in dependencies(table, f"{col}.{f}", s, tables)
+        ]
+    if isinstance(strat, st.Ref):
+        key = parent_key(tables, strat, where)
+        column_of(tables, strat.table, key, where)
+        return [(strat.table, key)]
+    if isinstance(strat, st.CopyFromParent):
+        ref = unwrap(column_of(tables, same, strat.ref, where))
+        if not isinstance(ref, st.Ref):
+            raise SpecError(
+                f"{where}: copy_from_parent ref '{strat.ref}' is not a ref column",
+                hint="point ref at a column of kind ref in this table",
+            )
+        column_of(tables, ref.table, strat.column, where)
+        return [(same, strat.ref), (ref.table, strat.column)]
+    if isinstance(strat, st.ListOf) and strat.table:
+        key = parent_key(tables, st.Ref(kind="ref", table=strat.table, column=strat.column), where)
+        column_of(tables, strat.table, key, where)
+        return [(strat.table, key)]
+    names = _same_row_names(strat, where)
+    for name in names:
+        column_of(tables, same, name, where)
+    return [(same, n) for n in names]
+
+
+def _same_row_names(strat: st.Strategy, where: str) -> list[str]:
+    if isinstance(strat, st.After):
+        return [strat.of]
+    if isinstance(strat, st.Expr):
+        from generator.spec import expr
+
+        return expr.names(expr.parse(strat.expr, where))
+    if isinstance(strat, st.Template):
+        from generator.spec.compile_text import template_slots
+
+        return template_slots(strat, where)
+    return []
+
+
+def _check_refs(
+    table: ResolvedTable, col: str, strat: st.Strategy, tables: dict[str, ResolvedTable]
+) -> None:
+    dependencies(table, col, strat, tables)
+
+
+def _check_fit(
+    table: ResolvedTable,
+    col: str,
+    column: ColumnInfo,
+    strat: st.Strategy,
+    tables: dict[str, ResolvedTable],
+) -> None:
+    from generator.spec.compile_text import family
+
+    fam = family(table, strat, tables)
+    if fam != "any" and not accepts(column.type, fam):
+        raise SpecError(
+            f"table {table.name}, column {col}: kind {unwrap(strat).kind} makes {fam} values, "
+            f"which do not fit type {column.type.spelling}",
+            hint="choose a kind that makes values of the column's type",
+        )
+
+
+def _check_foreign_keys(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None:
+    cols = table.spec.columns
+    for child, parent, parent_cols in table.info.foreign_keys:
+        if parent not in tables:
+            continue
+        pairs = dict(zip(child, parent_cols, strict=True))
+        anchors = [
+            c
+            for c in child
+            if isinstance(unwrap(cols[c]) if c in cols else None, st.Ref)
+            and unwrap(cols[c]).table == parent  # type: ignore[union-attr]
+        ]
+        ok = len(anchors) == 1 and all(
+            c == anchors[0]
+            or (
+                isinstance(cols.get(c), st.CopyFromParent)
+                and cols[c].ref == anchors[0]  # type: ignore[union-attr]
+                and cols[c].column == pairs[c]
+            )  # type: ignore[union-attr]
+            for c in child
+            if c in cols and _writes(cols[c])
+        )
+        if not ok:
+            first = child[0]
+            raise SpecError(
+                f"table {table.name}: foreign key ({', '.join(child)}) -> {parent}"
+                f"({', '.join(parent_cols)}) is not produced from one parent row",
+                hint=f"make {first} {{kind: ref, table: {parent}, column: {pairs[first]}}} and the "
+                f"other columns {{kind: copy_from_parent, ref: {first}, column: ...}}",
+            )
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def _column_order(tables: dict[str, ResolvedTable]) -> list[tuple[str, str]]:
+    graph: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for table in tables.values():
+        for col, strat in table.spec.columns.items():
+            graph[(table.name, col)] = dependencies(table, col, strat, tables)
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(f"{t}.{c}" for t, c in exc.args[1])
+        raise SpecError(
+            f"columns depend on each other in a cycle: {cycle}",
+            hint="break the cycle: compute one of them without the other",
+        ) from None
+
+
+def _table_order(tables: dict[str, ResolvedTable], columns: list[tuple[str, str]]) -> list[str]:
+    graph: dict[str, set[str]] = {name: set() for name in tables}
+    for table in tables.values():
+        graph[table.name] |= {
+            p for _, p, _ in table.info.foreign_keys if p in tables and p != table.name
+        }
+        if table.spec.per_parent:
+            graph[table.name].add(table.spec.per_parent.table)
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise SpecError(
+            f"foreign keys form a cycle: {' -> '.join(exc.args[1])}",
+            hint="FK cycles are not supported by the spec layer yet",
+        ) from None

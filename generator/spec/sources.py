@@ -1,0 +1,205 @@
+"""Where a spec's tables come from: SQLAlchemy models, a live database, or the spec itself.
+
+All three end as a SQLAlchemy ``MetaData`` (models are imported, a database is reflected, a
+standalone spec is turned into tables with the types it declares), and ``table_infos`` reads
+what the planner needs from it: columns with their PostgreSQL type, nullability and whether the
+database fills them, primary key, unique keys and foreign keys. The same metadata compiles to
+the DDL the manifest carries for ``load --create-schema``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ForeignKeyConstraint,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+    create_engine,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.types import UserDefinedType
+
+from generator import schema
+from generator.spec import strategies as st
+from generator.spec.model import DatasetSpec
+from generator.spec.types import PgType, normalise, parse_type
+from seedgen.errors import SpecError
+
+
+class PgSpelled(UserDefinedType[Any]):
+    """A column type known only by its PostgreSQL spelling (``character varying(40)``)."""
+
+    cache_ok = True
+
+    def __init__(self, spelling: str) -> None:
+        self.spelling = spelling
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return self.spelling
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    type: PgType
+    nullable: bool
+    db_fills: bool  # a server default, identity or generated expression
+
+
+@dataclass
+class TableInfo:
+    name: str
+    columns: dict[str, ColumnInfo]
+    primary_key: list[str]
+    uniques: list[list[str]] = field(default_factory=list)
+    foreign_keys: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
+
+    def unique_single(self) -> set[str]:
+        keys = [self.primary_key, *self.uniques]
+        return {k[0] for k in keys if len(k) == 1}
+
+
+def load_models(target: str) -> MetaData:
+    """``package.module:Base`` (declarative base) or ``package.module:metadata``."""
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError(
+            f"cannot import models module {module_name!r}: {exc}",
+            hint="pass --models package.module:Base with the package importable (pip install -e .)",
+        ) from exc
+    obj = getattr(module, attr or "metadata", None)
+    metadata = obj if isinstance(obj, MetaData) else getattr(obj, "metadata", None)
+    if not isinstance(metadata, MetaData):
+        raise SpecError(
+            f"{target}: not a SQLAlchemy declarative base or MetaData",
+            hint="point at the declarative Base class or a MetaData object: pkg.models:Base",
+        )
+    return metadata
+
+
+def reflect(url: str, schema_name: str | None = None) -> MetaData:
+    """The live schema, as the app's migrations made it (SQLAlchemy reflection)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    metadata = MetaData()
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            metadata.reflect(conn, schema=schema_name)
+        engine.dispose()
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        raise SpecError(f"cannot reflect the database: {reason}") from exc
+    return metadata
+
+
+def table_infos(metadata: MetaData) -> dict[str, TableInfo]:
+    return {table.name: _table_info(table) for table in metadata.sorted_tables}
+
+
+def _table_info(table: Table) -> TableInfo:
+    columns = {}
+    for col in table.columns:
+        fills = bool(
+            col.server_default is not None or col.identity is not None or col.computed is not None
+        ) or (col.autoincrement is True and col.primary_key)
+        columns[col.name] = ColumnInfo(
+            col.name, parse_type(schema.pg_type(col.type)), bool(col.nullable), fills
+        )
+    uniques = [
+        [c.name for c in con.columns]
+        for con in table.constraints
+        if isinstance(con, UniqueConstraint)
+    ]
+    uniques += [[c.name for c in ix.columns] for ix in table.indexes if ix.unique and ix.columns]
+    fks = [
+        (
+            [e.parent.name for e in con.elements],
+            con.elements[0].column.table.name,
+            [e.column.name for e in con.elements],
+        )
+        for con in table.constraints
+        if isinstance(con, ForeignKeyConstraint)
+    ]
+    return TableInfo(table.name, columns, schema.primary_key(table), uniques, fks)
+
+
+# --------------------------------------------------------------------------- standalone specs
+
+DEFAULT_TYPES = {
+    "sequence": "bigint",
+    "uuid": "uuid",
+    "nanoid": "character varying(32)",
+    "bool": "boolean",
+    "timestamp": "timestamp without time zone",
+    "range": "double precision",
+    "normal": "double precision",
+    "lognormal": "double precision",
+    "exponential": "double precision",
+    "pareto": "double precision",
+    "json": "jsonb",
+}
+
+
+def spec_metadata(spec: DatasetSpec) -> MetaData:
+    """Tables built from a spec with no models: each column's ``type`` (or its kind's
+    default), NOT NULL unless ``nullable``, the primary and unique keys it names, and one FK
+    per ``ref`` column."""
+    metadata = MetaData()
+    for name, table in spec.tables.items():
+        cols, fks = [], []
+        for col_name, strat in table.columns.items():
+            if strat.hidden:
+                continue
+            cols.append(
+                Column(
+                    col_name,
+                    PgSpelled(_declared_type(spec, name, col_name)),
+                    nullable=isinstance(strat, st.Nullable),
+                    unique=strat.unique and [col_name] != table.primary_key,
+                )
+            )
+            inner = strat.of if isinstance(strat, st.Nullable) else strat
+            if isinstance(inner, st.Ref):
+                parent = parent_column(spec, inner)
+                fks.append(ForeignKeyConstraint([col_name], [f"{inner.table}.{parent}"]))
+        extra = [UniqueConstraint(*u) for u in table.unique]
+        pk = [PrimaryKeyConstraint(*table.primary_key)] if table.primary_key else []
+        Table(name, metadata, *cols, *pk, *extra, *fks)
+    return metadata
+
+
+def parent_column(spec: DatasetSpec, ref: st.Ref) -> str:
+    if ref.column:
+        return ref.column
+    pk = spec.tables[ref.table].primary_key if ref.table in spec.tables else []
+    if len(pk) != 1:
+        raise SpecError(
+            f"ref to table {ref.table}: it has no single-column primary key",
+            hint="name the parent column: {kind: ref, table: ..., column: ...}",
+        )
+    return pk[0]
+
+
+def _declared_type(spec: DatasetSpec, table: str, column: str) -> str:
+    strat = spec.tables[table].columns[column]
+    inner = strat.of if isinstance(strat, st.Nullable) else strat
+    text = strat.type or inner.type
+    if text is None and isinstance(inner, st.Ref):
+        parent = parent_column(spec, inner)
+        if inner.table in spec.tables and parent in spec.tables[inner.table].columns:
+            return _declared_type(spec, inner.table, parent).replace("bigserial", "bigint")
+    if text is None:
+        text = DEFAULT_TYPES.get(inner.kind, "text")
+    try:
+        return normalise(text)
+    except ValueError as exc:
+        raise SpecError(f"table {table}, column {column}: {exc}") from exc
