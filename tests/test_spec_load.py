@@ -37,12 +37,15 @@ def test_shop_loads_with_every_constraint(tmp_path: Path, make_db) -> None:
     )
     assert kinds == {"p": 3, "f": 2, "u": 1}
     # copied from the parent row, and dated after it
-    assert scalar(
-        url,
-        "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
-        "WHERE o.region <> c.region OR o.placed_at < c.signed_up "
-        "OR o.placed_at > c.signed_up + interval '30 days'",
-    ) == 0
+    assert (
+        scalar(
+            url,
+            "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
+            "WHERE o.region <> c.region OR o.placed_at < c.signed_up "
+            "OR o.placed_at > c.signed_up + interval '30 days'",
+        )
+        == 0
+    )
     # the derived column, at numeric(12,2)
     assert scalar(url, "SELECT count(*) FROM order_lines WHERE total <> quantity * unit_price") == 0
     # exact quota: 1/10 gold, 3/10 silver, 6/10 bronze of 500

@@ -10,14 +10,13 @@ feasible (pool size vs rows), and every foreign key is produced from one parent 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 
 from generator.spec import strategies as st
 from generator.spec.model import DatasetSpec, TableSpec
-from generator.spec.sources import ColumnInfo, TableInfo
+from generator.spec.sources import ColumnInfo, TableInfo, unknown
 from generator.spec.types import accepts
 from seedgen.errors import SpecError
 
@@ -51,7 +50,7 @@ def resolve(
     """The tables to generate, each with a complete spec, in dependency order."""
     for name in spec.tables:
         if name not in infos:
-            raise _unknown("table", name, list(infos), "the models/database")
+            raise unknown("table", name, list(infos), "the models/database")
     names = list(infos) if fill else list(spec.tables)
     tables = {n: _merge(infos[n], spec.tables.get(n), fill, infos) for n in names}
     for table in tables.values():
@@ -68,7 +67,7 @@ def _merge(
         return ResolvedTable(info.name, info, base)
     for col, strat in given.columns.items():
         if col not in info.columns and not strat.hidden:
-            raise _unknown(f"column of table {info.name}", col, list(info.columns), "the table")
+            raise unknown(f"column of table {info.name}", col, list(info.columns), "the table")
     merged = base.model_copy(
         update={
             **{k: getattr(given, k) for k in given.model_fields_set},
@@ -78,12 +77,6 @@ def _merge(
     if "per_parent" in given.model_fields_set:
         merged = merged.model_copy(update={"rows": None})
     return ResolvedTable(info.name, info, merged)
-
-
-def _unknown(what: str, name: str, known: list[str], where: str) -> SpecError:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return SpecError(f"{what} '{name}' is not in {where}", hint=f"{hint}known: {', '.join(known)}")
 
 
 # --------------------------------------------------------------------------- per-table checks
@@ -96,7 +89,7 @@ def _check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None
             f"table {table.name}: no row count", hint="add rows: N or per_parent: {table, count}"
         )
     if spec.per_parent and spec.per_parent.table not in tables:
-        raise _unknown(
+        raise unknown(
             f"table {table.name}: per_parent table", spec.per_parent.table, list(tables), "the spec"
         )
     for col, column in info.columns.items():
@@ -128,10 +121,10 @@ def _check_covered(table: str, column: ColumnInfo, strat: st.Strategy | None) ->
 
 def column_of(tables: dict[str, ResolvedTable], table: str, column: str, where: str) -> st.Strategy:
     if table not in tables:
-        raise _unknown(f"{where}: table", table, list(tables), "the spec")
+        raise unknown(f"{where}: table", table, list(tables), "the spec")
     cols = tables[table].spec.columns
     if column not in cols:
-        raise _unknown(f"{where}: column of table {table}", column, list(cols), "its spec")
+        raise unknown(f"{where}: column of table {table}", column, list(cols), "its spec")
     return cols[column]
 
 

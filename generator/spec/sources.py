@@ -9,6 +9,7 @@ the DDL the manifest carries for ``load --create-schema``.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,7 +170,7 @@ def spec_metadata(spec: DatasetSpec) -> MetaData:
             )
             inner = strat.of if isinstance(strat, st.Nullable) else strat
             if isinstance(inner, st.Ref):
-                parent = parent_column(spec, inner)
+                parent = parent_column(spec, inner, f"table {name}, column {col_name}")
                 fks.append(ForeignKeyConstraint([col_name], [f"{inner.table}.{parent}"]))
         extra = [UniqueConstraint(*u) for u in table.unique]
         pk = [PrimaryKeyConstraint(*table.primary_key)] if table.primary_key else []
@@ -177,13 +178,21 @@ def spec_metadata(spec: DatasetSpec) -> MetaData:
     return metadata
 
 
-def parent_column(spec: DatasetSpec, ref: st.Ref) -> str:
+def unknown(what: str, name: str, known: list[str], where: str) -> SpecError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return SpecError(f"{what} '{name}' is not in {where}", hint=f"{hint}known: {', '.join(known)}")
+
+
+def parent_column(spec: DatasetSpec, ref: st.Ref, where: str) -> str:
+    if ref.table not in spec.tables:
+        raise unknown(f"{where}: table", ref.table, list(spec.tables), "the spec")
     if ref.column:
         return ref.column
-    pk = spec.tables[ref.table].primary_key if ref.table in spec.tables else []
+    pk = spec.tables[ref.table].primary_key
     if len(pk) != 1:
         raise SpecError(
-            f"ref to table {ref.table}: it has no single-column primary key",
+            f"{where}: table {ref.table} has no single-column primary key",
             hint="name the parent column: {kind: ref, table: ..., column: ...}",
         )
     return pk[0]
@@ -194,7 +203,7 @@ def _declared_type(spec: DatasetSpec, table: str, column: str) -> str:
     inner = strat.of if isinstance(strat, st.Nullable) else strat
     text = strat.type or inner.type
     if text is None and isinstance(inner, st.Ref):
-        parent = parent_column(spec, inner)
+        parent = parent_column(spec, inner, f"table {table}, column {column}")
         if inner.table in spec.tables and parent in spec.tables[inner.table].columns:
             return _declared_type(spec, inner.table, parent).replace("bigserial", "bigint")
     if text is None:
