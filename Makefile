@@ -30,8 +30,9 @@ demo: install $(ENV_FILE) ## generate the default genonaut set and load it into 
 test: install ## run the test suite against a real PostgreSQL (local, SEEDGEN_TEST_DSN or embedded)
 	$(BIN)/pytest
 
-lint: install ## ruff
+lint: install ## ruff and mypy --strict (product code)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install $(ENV_FILE) ## generation + load timings vs psql \copy + hand-run index builds
 	$(BIN)/python bench/bench.py

@@ -189,12 +189,14 @@ def _objects(
         key = (trg.table, trg.name, trg.enabled)
         report.check(key in live_trg, f"trigger missing or disabled: {trg.table}.{trg.name}")
     oids = catalog.table_oids(cur, [t.qualified for t in manifest.tables])
-    invalid = cur.execute(
+    row = cur.execute(
         "SELECT count(*) FROM pg_index WHERE indrelid = ANY(%s) AND NOT indisvalid", (oids,)
-    ).fetchone()[0]
+    ).fetchone()
+    invalid = row[0] if row else 0
     report.check(invalid == 0, f"{invalid} invalid indexes on the set's tables")
-    unvalidated = cur.execute(
+    row = cur.execute(
         "SELECT count(*) FROM pg_constraint WHERE conrelid = ANY(%s) AND NOT convalidated",
         (oids,),
-    ).fetchone()[0]
+    ).fetchone()
+    unvalidated = row[0] if row else 0
     report.check(unvalidated == 0, f"{unvalidated} constraints not validated")

@@ -85,7 +85,7 @@ def _constraint_task(load_id: int, con: catalog.Constraint) -> Task:
     return task
 
 
-def _execute(cur: psycopg.Cursor, statement: sql.Composable, what: str) -> None:
+def _execute(cur: psycopg.Cursor, statement: sql.SQL | sql.Composed, what: str) -> None:
     try:
         cur.execute(statement)
     except psycopg.errors.QueryCanceled:
