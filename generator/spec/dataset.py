@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Column, ForeignKeyConstraint, MetaData, Table
+from sqlalchemy import Column, Enum, ForeignKeyConstraint, MetaData, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.named_types import CreateEnumType
 
 from generator import schema
 from generator.dataset import Dataset, TableGen
@@ -52,12 +54,25 @@ def prepare(
         metadata = spec_metadata(spec)
         resolved = resolve(spec, table_infos(metadata), None)
     names = {t.name for t in resolved}
-    ddl = [d for d in schema.compile_ddl(metadata) if d["table"] in names]
+    ddl = [_with_enums(d, metadata) for d in schema.compile_ddl(metadata) if d["table"] in names]
     return {
         "name": spec.dataset,
         "tables": [_dump(t) for t in resolved],
         "ddl": ddl,
     }
+
+
+def _with_enums(ddl: dict[str, Any], metadata: MetaData) -> dict[str, Any]:
+    """Native enum types a table uses, created first (if missing) for ``--create-schema``."""
+    table = metadata.tables[str(ddl["table"])]
+    creates = []
+    for column in table.columns:
+        if isinstance(column.type, Enum) and column.type.native_enum and column.type.name:
+            sql = str(CreateEnumType(column.type).compile(dialect=postgresql.dialect()))
+            creates.append(
+                f"DO $$ BEGIN {sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+    return {**ddl, "statements": creates + list(ddl["statements"])}
 
 
 def _default_name(models: str | None, database: str | None) -> str:

@@ -102,6 +102,27 @@ def _check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None
         if col not in info.columns:
             _check_refs(table, col, strat, tables)
     _check_foreign_keys(table, tables)
+    _check_composite_keys(table)
+
+
+_BIJECTIVE = (st.Sequence, st.Uuid, st.Nanoid)
+
+
+def _check_composite_keys(table: ResolvedTable) -> None:
+    """A key is unique by construction when one of its columns is: a sequence, uuid or nanoid,
+    or any strategy marked unique (each of those is a bijection of the row index)."""
+    cols = table.spec.columns
+    for key in [table.info.primary_key, *table.info.uniques]:
+        strats = [cols.get(c) for c in key]
+        if not key or any(isinstance(s, _BIJECTIVE) or (s and s.unique) for s in strats):
+            continue
+        if all(s is None or isinstance(s, st.Default) for s in strats):
+            continue  # the database fills the key (identity)
+        what = "primary key" if key == table.info.primary_key else "unique key"
+        raise SpecError(
+            f"table {table.name}: {what} ({', '.join(key)}) is not unique by construction",
+            hint=f"give {key[0]} a key kind (sequence, uuid, nanoid) or unique: true",
+        )
 
 
 def _check_covered(table: str, column: ColumnInfo, strat: st.Strategy | None) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,7 @@ class ColumnInfo:
     type: PgType
     nullable: bool
     db_fills: bool  # a server default, identity or generated expression
+    choices: tuple[str, ...] | None = None  # labels of an enum type
 
 
 @dataclass
@@ -69,6 +72,8 @@ class TableInfo:
 def load_models(target: str) -> MetaData:
     """``package.module:Base`` (declarative base) or ``package.module:metadata``."""
     module_name, _, attr = target.partition(":")
+    if os.getcwd() not in sys.path:  # like uvicorn/alembic: the app's package from where we run
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -112,8 +117,13 @@ def _table_info(table: Table) -> TableInfo:
         fills = bool(
             col.server_default is not None or col.identity is not None or col.computed is not None
         ) or (col.autoincrement is True and col.primary_key)
+        labels = getattr(col.type, "enums", None)
         columns[col.name] = ColumnInfo(
-            col.name, parse_type(schema.pg_type(col.type)), bool(col.nullable), fills
+            col.name,
+            parse_type(schema.pg_type(col.type)),
+            bool(col.nullable),
+            fills,
+            tuple(labels) if labels else None,
         )
     uniques = [
         [c.name for c in con.columns]
