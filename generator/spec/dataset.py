@@ -68,10 +68,9 @@ def _with_enums(ddl: dict[str, Any], metadata: MetaData) -> dict[str, Any]:
     creates = []
     for column in table.columns:
         if isinstance(column.type, Enum) and column.type.native_enum and column.type.name:
-            sql = str(CreateEnumType(column.type).compile(dialect=postgresql.dialect()))
-            creates.append(
-                f"DO $$ BEGIN {sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-            )
+            create = CreateEnumType(column.type)
+            sql = str(create.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+            creates.append(f"DO $$ BEGIN {sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     return {**ddl, "statements": creates + list(ddl["statements"])}
 
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from seedgen.errors import SpecError
 
-Value = pa.Array | str | int | float
+Value = Any  # a pyarrow array (untyped) or a literal: str, int, float
 
 
 def _text(v: Value) -> Any:
@@ -91,7 +91,7 @@ def evaluate(tree: ast.expr, columns: Mapping[str, pa.Array], rows: int) -> pa.A
 
 def _eval(node: ast.expr, columns: Mapping[str, pa.Array]) -> Value:
     if isinstance(node, ast.Constant):
-        return node.value  # type: ignore[no-any-return]
+        return node.value
     if isinstance(node, ast.Name):
         return columns[node.id]
     if isinstance(node, ast.UnaryOp):

@@ -74,7 +74,7 @@ class TableSpec(_Strict):
 
 
 class DatasetSpec(_Strict):
-    version: Literal[1] = SPEC_VERSION
+    version: Literal[1] = 1
     dataset: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description="name of the set")
     models: str | None = Field(
         None, description="SQLAlchemy models backing the spec: package.module:Base or :metadata"

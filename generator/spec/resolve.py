@@ -240,19 +240,9 @@ def _check_foreign_keys(table: ResolvedTable, tables: dict[str, ResolvedTable]) 
         if parent not in tables:
             continue
         pairs = dict(zip(child, parent_cols, strict=True))
-        anchors = [
-            c
-            for c in child
-            if isinstance(unwrap(cols[c]) if c in cols else None, st.Ref)
-            and unwrap(cols[c]).table == parent  # type: ignore[union-attr]
-        ]
+        anchors = [c for c in child if _refs_to(cols.get(c), parent)]
         ok = len(anchors) == 1 and all(
-            c == anchors[0]
-            or (
-                isinstance(cols.get(c), st.CopyFromParent)
-                and cols[c].ref == anchors[0]  # type: ignore[union-attr]
-                and cols[c].column == pairs[c]
-            )  # type: ignore[union-attr]
+            c == anchors[0] or _copies(cols[c], anchors[0], pairs[c])
             for c in child
             if c in cols and _writes(cols[c])
         )
@@ -264,6 +254,19 @@ def _check_foreign_keys(table: ResolvedTable, tables: dict[str, ResolvedTable]) 
                 hint=f"make {first} {{kind: ref, table: {parent}, column: {pairs[first]}}} and the "
                 f"other columns {{kind: copy_from_parent, ref: {first}, column: ...}}",
             )
+
+
+def _refs_to(strat: st.Strategy | None, parent: str) -> bool:
+    inner = unwrap(strat) if strat is not None else None
+    return isinstance(inner, st.Ref) and inner.table == parent
+
+
+def _copies(strat: st.Strategy, anchor: str, parent_column: str) -> bool:
+    return (
+        isinstance(strat, st.CopyFromParent)
+        and strat.ref == anchor
+        and strat.column == parent_column
+    )
 
 
 # --------------------------------------------------------------------------- ordering

@@ -102,7 +102,7 @@ def reflect(url: str, schema_name: str | None = None) -> MetaData:
             metadata.reflect(conn, schema=schema_name)
         engine.dispose()
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise SpecError(f"cannot reflect the database: {reason}") from exc
     return metadata
 

@@ -129,5 +129,6 @@ def int_limit(pg: PgType) -> int | None:
     if pg.base in INT_RANGE:
         return INT_RANGE[pg.base]
     if pg.base == "numeric" and pg.length is not None:
-        return 10 ** (pg.length - (pg.scale or 0)) - 1
+        digits: int = pg.length - (pg.scale or 0)
+        return int(10**digits - 1)
     return None

@@ -82,9 +82,10 @@ def counts(stream: Stream, idx: ArrayLike, spec: Any) -> I64:
     u = stream.uniform(idx)
     if spec.kind == "geometric":  # mean m: P(k) = p (1-p)^k with p = 1 / (1 + m)
         p = 1.0 / (1.0 + spec.mean)
-        return np.floor(np.log1p(-u) / np.log1p(-p)).astype(np.int64)
+        return np.asarray(np.floor(np.log1p(-u) / np.log1p(-p)), dtype=np.int64)
     cdf, low = _cdf_table(spec.kind, spec.mean, spec.min, spec.max, spec.s)
-    return low + np.searchsorted(cdf, u, side="right").clip(0, len(cdf) - 1)
+    picked = np.searchsorted(cdf, u, side="right").clip(0, len(cdf) - 1)
+    return np.asarray(low + picked, dtype=np.int64)
 
 
 @lru_cache(maxsize=64)
