@@ -80,6 +80,8 @@ def parent_rows(ctx: Context, s: st.Ref) -> Callable[[Any], np.ndarray]:
     n = ctx.rows(s.table)
     if pp is not None and pp.table == s.table:
         return lambda f: f.group[0]
+    if s.grid is not None:
+        return _grid_rows(ctx, s.grid)
     if s.unique:
         return lambda f: permute(f.idx, n, ctx.stream.sub("parent").key)
     if s.distribution == "uniform":
@@ -88,6 +90,32 @@ def parent_rows(ctx: Context, s: st.Ref) -> Callable[[Any], np.ndarray]:
     return lambda f: permute(
         np.floor(ctx.stream.uniform(f.idx) ** s.exponent * n).astype(np.int64), n, spread
     )
+
+
+def grid_members(table: ResolvedTable, grid: str) -> list[tuple[str, str]]:
+    """(column, parent table) of the refs of ``grid``, in column order."""
+    out = []
+    for name, strat in table.spec.columns.items():
+        inner = unwrap(strat)
+        if isinstance(inner, st.Ref) and inner.grid == grid:
+            out.append((name, inner.table))
+    return out
+
+
+def _grid_rows(ctx: Context, grid: str) -> Callable[[Any], np.ndarray]:
+    members = grid_members(ctx.table, grid)
+    sizes = [ctx.rows(parent) for _, parent in members]
+    combos = int(np.prod(sizes, dtype=object))
+    _need(ctx, ctx.rows(), combos, f"combinations of grid {grid!r} ({' x '.join(map(str, sizes))})")
+    if combos >= 2**62:
+        raise SpecError(
+            f"{ctx.where}: grid {grid!r} has over 2**62 combinations", hint="use fewer refs"
+        )
+    position = [n for n, _ in members].index(ctx.column)
+    below = int(np.prod(sizes[position + 1 :], dtype=object))
+    key = name_key(ctx.gen.seed, ctx.table.name, "#grid", grid)
+    size = sizes[position]
+    return lambda f: (permute(f.idx, combos, key) // below) % size
 
 
 def _ref(ctx: Context, s: st.Ref) -> Fn:
@@ -205,6 +233,10 @@ def _timestamp(ctx: Context, s: st.Timestamp) -> Fn:
     lo, hi = _epoch(s.start, s.timezone), _epoch(s.end, s.timezone)
     if hi < lo:
         raise SpecError(f"{ctx.where}: timestamp end is before start", hint="swap start and end")
+    if s.step_seconds is not None:
+        step = s.step_seconds
+        _need(ctx, ctx.rows(), (hi - lo) // step + 1, f"steps of {step}s in [start, end]")
+        return lambda f: col.seconds_to_timestamp(lo + f.idx * step)
     if s.unit == "timestamp":
         return lambda f: col.seconds_to_timestamp(ctx.stream.integers(f.idx, lo, hi))
     scale = 1000 if s.unit == "ms" else 1

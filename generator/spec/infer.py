@@ -19,7 +19,9 @@ from datetime import date
 from typing import Any
 
 from generator.spec import strategies as st
+from generator.spec.checks import Bounds, analyse
 from generator.spec.model import TableSpec
+from generator.spec.resolve import unwrap
 from generator.spec.sources import ColumnInfo, TableInfo
 from generator.spec.types import int_limit
 
@@ -66,6 +68,8 @@ def fill(info: TableInfo, infos: dict[str, TableInfo]) -> TableSpec:
         if column.nullable and name not in info.primary_key and not isinstance(strat, st.Default):
             strat = st.Nullable(kind="nullable", share=NULL_SHARE, of=strat)
         columns[name] = strat
+    _composite_keys(info, columns)
+    _apply_checks(info, columns)
     referenced = any(info.name == p for t in infos.values() for _, p, _ in t.foreign_keys)
     rows = DEFAULT_ROWS // 10 if referenced and not info.foreign_keys else DEFAULT_ROWS
     return TableSpec(rows=rows, columns=columns)
@@ -84,6 +88,81 @@ def _fk_strategies(info: TableInfo, infos: dict[str, TableInfo]) -> dict[str, st
     return out
 
 
+def _apply_checks(info: TableInfo, columns: dict[str, st.Strategy]) -> None:
+    """Shape inferred strategies so every CHECK of a known shape holds: IN lists become
+    choices, bounds clip numbers, ``later >= earlier`` makes ``later`` an ``after``."""
+    facts = analyse(info.checks)
+    for name, strat in list(columns.items()):
+        inner, column = unwrap(strat), info.columns[name]
+        if name in facts.choices:
+            inner = st.Choice(kind="choice", values=facts.choices[name])
+        elif name in facts.bounds and column.type.family in ("int", "decimal", "float"):
+            inner = _bounded(inner, facts.bounds[name], column)
+        columns[name] = _rewrap(strat, inner)
+    for earlier, later in facts.ordered:
+        time = all(info.columns[c].type.family in ("timestamp", "date") for c in (earlier, later))
+        if time and not isinstance(unwrap(columns[later]), st.Ref | st.CopyFromParent):
+            after = st.After(kind="after", of=earlier, max_seconds=60 * 86_400)
+            columns[later] = _rewrap(columns[later], after)
+
+
+def _rewrap(outer: st.Strategy, inner: st.Strategy) -> st.Strategy:
+    return outer.model_copy(update={"of": inner}) if isinstance(outer, st.Nullable) else inner
+
+
+def _bounded(strat: st.Strategy, b: Bounds, column: ColumnInfo) -> st.Strategy:
+    unit = 1.0 if column.type.family == "int" else 10.0 ** -(column.type.scale or 6)
+    low = None if b.low is None else b.low + (unit if b.low_strict else 0)
+    high = None if b.high is None else b.high - (unit if b.high_strict else 0)
+    if isinstance(strat, st.Range):
+        lo = strat.min if low is None else max(strat.min, low)
+        hi = strat.max if high is None else min(strat.max, high)
+        if lo > hi:
+            lo, hi = (hi - 1000, hi) if low is None else (lo, lo + 1000)
+        return strat.model_copy(update={"min": lo, "max": hi})
+    if isinstance(strat, st.Normal | st.Lognormal | st.Exponential | st.Pareto):
+        clip_lo = low if strat.min is None or low is None else max(strat.min, low)
+        clip_hi = high if strat.max is None or high is None else min(strat.max, high)
+        return strat.model_copy(
+            update={
+                "min": clip_lo if clip_lo is not None else strat.min,
+                "max": clip_hi if clip_hi is not None else strat.max,
+            }
+        )
+    return strat
+
+
+def _composite_keys(info: TableInfo, columns: dict[str, st.Strategy]) -> None:
+    """Make each multi-column key unique by construction: its refs pick distinct combinations
+    (a grid) when the key is all references; else its first plain column becomes unique."""
+    for number, key in enumerate([info.primary_key, *info.uniques]):
+        strats = [columns[c] for c in key]
+        if len(key) < 2 or any(isinstance(s, st.Sequence | st.Uuid | st.Nanoid) for s in strats):
+            continue
+        refs = [c for c in key if isinstance(columns[c], st.Ref)]
+        plain = [c for c in key if not isinstance(unwrap(columns[c]), st.Ref | st.CopyFromParent)]
+        if not plain and refs:
+            for c in refs:
+                columns[c] = columns[c].model_copy(update={"grid": f"key{number}"})
+        elif plain:
+            columns[plain[0]] = _unique_version(info.columns[plain[0]], columns[plain[0]])
+
+
+def _unique_version(column: ColumnInfo, strat: st.Strategy) -> st.Strategy:
+    if isinstance(strat, st.Faker | st.Choice | st.Range | st.Uuid):
+        return strat.model_copy(update={"unique": True})
+    return _value_unique(column)
+
+
+def _value_unique(column: ColumnInfo) -> st.Strategy:
+    fam = column.type.family
+    if fam in ("int", "decimal", "float"):
+        return _number(column, True)
+    if fam in ("date", "timestamp"):
+        return _key(column)
+    return _text(column, True)
+
+
 def _key_column(info: TableInfo, keys: dict[str, st.Strategy]) -> str | None:
     """The primary-key column that gets a bijective key: the only one, or for a composite
     key the first one that is not a reference (that alone makes the key unique)."""
@@ -99,6 +178,11 @@ def _key(column: ColumnInfo) -> st.Strategy:
         return st.Uuid(kind="uuid")
     if fam == "text" and (column.type.length or 21) >= 21:
         return st.Nanoid(kind="nanoid")
+    if fam in ("date", "timestamp"):  # a calendar: one row per day from 2024-01-01
+        step = 86_400 if column.type.base == "date" else 1
+        return st.Timestamp(
+            kind="timestamp", start=date(2024, 1, 1), end=date(2199, 12, 31), step_seconds=step
+        )
     return st.Sequence(kind="sequence")
 
 

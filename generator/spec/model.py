@@ -65,6 +65,10 @@ class TableSpec(_Strict):
         "drop", description="--append: a row whose unique value is taken is dropped or remapped"
     )
     batch_rows: int | None = Field(None, ge=1, description="rows per COPY batch / row group")
+    assume_checks: list[str] = Field(
+        default_factory=list,
+        description="CHECK constraints this table's strategies satisfy by design (not verified)",
+    )
 
     @model_validator(mode="after")
     def _size(self) -> TableSpec:

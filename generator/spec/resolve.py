@@ -103,9 +103,52 @@ def _check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None
             _check_refs(table, col, strat, tables)
     _check_foreign_keys(table, tables)
     _check_composite_keys(table)
+    _check_checks(table)
+
+
+_TIME = ("timestamp", "date")
+
+
+def _check_checks(table: ResolvedTable) -> None:
+    """Every CHECK is of a shape inference satisfies (checks.py), or assumed by the spec."""
+    from generator.spec.checks import analyse
+
+    for name, text in table.info.checks:
+        if name in table.spec.assume_checks:
+            continue
+        facts = analyse([(name, text)])
+        pairs_ok = all(
+            table.info.columns[c].type.family in _TIME for pair in facts.ordered for c in pair
+        )
+        if facts.unsupported or not pairs_ok:
+            raise SpecError(
+                f"table {table.name}: cannot satisfy CHECK {name} ({text}) by construction",
+                hint=f"give its columns strategies that satisfy it and add {name} to the "
+                f"table's assume_checks",
+            )
 
 
 _BIJECTIVE = (st.Sequence, st.Uuid, st.Nanoid)
+
+
+def _bijective(strat: st.Strategy | None) -> bool:
+    if isinstance(strat, st.Timestamp) and strat.step_seconds is not None:
+        return True
+    return isinstance(strat, _BIJECTIVE) or bool(strat and strat.unique)
+
+
+def _covers_grid(table: ResolvedTable, key: list[str]) -> bool:
+    """Every ref of some grid is in the key (its combinations are distinct)."""
+    grids = {s.grid for s in map(unwrap, table.spec.columns.values()) if isinstance(s, st.Ref)}
+    for grid in grids - {None}:
+        members = [
+            c
+            for c, s in table.spec.columns.items()
+            if isinstance(unwrap(s), st.Ref) and unwrap(s).grid == grid  # type: ignore[union-attr]
+        ]
+        if set(members) <= set(key):
+            return True
+    return False
 
 
 def _check_composite_keys(table: ResolvedTable) -> None:
@@ -114,7 +157,7 @@ def _check_composite_keys(table: ResolvedTable) -> None:
     cols = table.spec.columns
     for key in [table.info.primary_key, *table.info.uniques]:
         strats = [cols.get(c) for c in key]
-        if not key or any(isinstance(s, _BIJECTIVE) or (s and s.unique) for s in strats):
+        if not key or any(_bijective(s) for s in strats) or _covers_grid(table, key):
             continue
         if all(s is None or isinstance(s, st.Default) for s in strats):
             continue  # the database fills the key (identity)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    CheckConstraint,
     Column,
     ForeignKeyConstraint,
     MetaData,
@@ -63,6 +64,7 @@ class TableInfo:
     primary_key: list[str]
     uniques: list[list[str]] = field(default_factory=list)
     foreign_keys: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
+    checks: list[tuple[str, str]] = field(default_factory=list)  # (name, SQL expression)
 
     def unique_single(self) -> set[str]:
         keys = [self.primary_key, *self.uniques]
@@ -140,7 +142,12 @@ def _table_info(table: Table) -> TableInfo:
         for con in table.constraints
         if isinstance(con, ForeignKeyConstraint)
     ]
-    return TableInfo(table.name, columns, schema.primary_key(table), uniques, fks)
+    checks = [
+        (str(con.name or f"{table.name}_check"), str(con.sqltext))
+        for con in table.constraints
+        if isinstance(con, CheckConstraint)
+    ]
+    return TableInfo(table.name, columns, schema.primary_key(table), uniques, fks, checks)
 
 
 # --------------------------------------------------------------------------- standalone specs

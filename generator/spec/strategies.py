@@ -58,13 +58,16 @@ class Nanoid(_Base):
 class Ref(_Base):
     """A parent row's key. The parent row is a function of this row's index: uniform, skewed
     by a power law (``floor(u**exponent * n)`` over a keyed permutation of the parents), or the
-    driving parent of a ``per_parent`` table."""
+    driving parent of a ``per_parent`` table. Ref columns of one table with the same ``grid``
+    name pick distinct *combinations* of parents (a keyed permutation of the cross product,
+    decoded mixed-radix): a composite key made of references, unique by construction."""
 
     kind: Literal["ref"]
     table: str
     column: str | None = Field(None, description="parent column; default its primary key")
     distribution: Literal["uniform", "power"] = "uniform"
     exponent: float = Field(2.0, gt=0)
+    grid: str | None = Field(None, description="refs sharing a grid name: distinct combinations")
 
 
 class CopyFromParent(_Base):
@@ -165,6 +168,9 @@ class Timestamp(_Base):
     end: datetime | date
     timezone: str = "UTC"
     unit: Literal["timestamp", "s", "ms"] = "timestamp"
+    step_seconds: int | None = Field(
+        None, gt=0, description="row i at start + i * step (a calendar): ordered and unique"
+    )
 
 
 class After(_Base):
