@@ -13,8 +13,8 @@ from seedgen.errors import ConfigError, SeedgenError
 from seedgen.progress import Reporter
 
 spec_app = typer.Typer(
-    help="Dataset specs: the JSON Schema, inference from models or a database, the resolved spec.\n\n"
-    "Example: seedgen spec infer --models myapp.models:Base > myspec.yaml",
+    help="Dataset specs: the JSON Schema, inference from models or a database, the resolved "
+    "spec.\n\nExample: seedgen spec infer --models myapp.models:Base > myspec.yaml",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
