@@ -82,6 +82,10 @@ def parent_rows(ctx: Context, s: st.Ref) -> Callable[[Any], np.ndarray]:
         return lambda f: f.group[0]
     if s.grid is not None:
         return _grid_rows(ctx, s.grid)
+    if s.match:
+        from generator.spec.matching import matched_rows
+
+        return matched_rows(ctx, s)
     if s.unique:
         return lambda f: permute(f.idx, n, ctx.stream.sub("parent").key)
     if s.distribution == "uniform":

@@ -20,12 +20,13 @@ from typing import Any
 
 from generator.spec import strategies as st
 from generator.spec.checks import Bounds, analyse
-from generator.spec.model import TableSpec
+from generator.spec.model import Count, PerParent, TableSpec
 from generator.spec.resolve import unwrap
 from generator.spec.sources import ColumnInfo, TableInfo
 from generator.spec.types import int_limit
 
 DEFAULT_ROWS = 1000
+_TIME = ("timestamp", "date")
 NULL_SHARE = 0.1
 _BY_NAME: list[tuple[str, str]] = [
     (r"e_?mail", "email"),
@@ -56,36 +57,57 @@ def fill(info: TableInfo, infos: dict[str, TableInfo]) -> TableSpec:
     columns: dict[str, st.Strategy] = {}
     keys = _fk_strategies(info, infos)
     unique = info.unique_single()
+    in_keys = {c for key in [info.primary_key, *info.uniques] for c in key}
     for name, column in info.columns.items():
         if name in keys:
             strat = keys[name]
         elif name == _key_column(info, keys):
             strat = _key(column)
-        elif column.db_fills and column.type.family not in ("timestamp", "date"):
+        elif column.db_fills and column.type.family not in _TIME and name not in in_keys:
             strat = st.Default(kind="default")
         else:
             strat = _value(info, column, name in unique)
         if column.nullable and name not in info.primary_key and not isinstance(strat, st.Default):
             strat = st.Nullable(kind="nullable", share=NULL_SHARE, of=strat)
         columns[name] = strat
+    per_parent = _groups(info, columns)
     _composite_keys(info, columns)
     _apply_checks(info, columns)
+    if per_parent is not None:
+        return TableSpec(per_parent=per_parent, columns=columns)
     referenced = any(info.name == p for t in infos.values() for _, p, _ in t.foreign_keys)
     rows = DEFAULT_ROWS // 10 if referenced and not info.foreign_keys else DEFAULT_ROWS
     return TableSpec(rows=rows, columns=columns)
 
 
 def _fk_strategies(info: TableInfo, infos: dict[str, TableInfo]) -> dict[str, st.Strategy]:
+    """One ref per FK, copies for its other columns; a column an earlier FK already fills
+    (overlapping composite FKs) becomes a ``match`` of the later FK's ref."""
     out: dict[str, st.Strategy] = {}
     for child, parent, parent_cols in info.foreign_keys:
-        if parent not in infos or child[0] in out:
+        pairs = dict(zip(child, parent_cols, strict=True))
+        free = [c for c in child if c not in out]
+        if parent not in infos or not free:
             continue
-        out[child[0]] = st.Ref(kind="ref", table=parent, column=parent_cols[0])
-        for col, pcol in zip(child[1:], parent_cols[1:], strict=True):
-            out.setdefault(
-                col, st.CopyFromParent(kind="copy_from_parent", ref=child[0], column=pcol)
-            )
+        anchor = free[0]
+        match = {pairs[c]: c for c in child if c in out}
+        out[anchor] = st.Ref(kind="ref", table=parent, column=pairs[anchor], match=match)
+        for col in free[1:]:
+            out[col] = st.CopyFromParent(kind="copy_from_parent", ref=anchor, column=pairs[col])
     return out
+
+
+def _groups(info: TableInfo, columns: dict[str, st.Strategy]) -> PerParent | None:
+    """A primary key of a plain ref and a matched ref (zbugs' issueLabel): rows in groups per
+    parent of the plain ref, 1-3 each, the matched ref distinct within a group."""
+    refs = {c: s for c in info.primary_key if isinstance(s := columns.get(c), st.Ref)}
+    plain = [c for c, s in refs.items() if not s.match]
+    matched = [c for c, s in refs.items() if s.match]
+    if len(refs) != len(info.primary_key) or not plain or not matched:
+        return None
+    columns[matched[0]] = refs[matched[0]].model_copy(update={"distinct": True})
+    count = Count(kind="uniform", min=1, max=3)
+    return PerParent(table=refs[plain[0]].table, count=count)
 
 
 def _apply_checks(info: TableInfo, columns: dict[str, st.Strategy]) -> None:
@@ -138,6 +160,8 @@ def _composite_keys(info: TableInfo, columns: dict[str, st.Strategy]) -> None:
     for number, key in enumerate([info.primary_key, *info.uniques]):
         strats = [columns[c] for c in key]
         if len(key) < 2 or any(isinstance(s, st.Sequence | st.Uuid | st.Nanoid) for s in strats):
+            continue
+        if any(isinstance(s, st.Ref) and (s.match or s.distinct) for s in strats):
             continue
         refs = [c for c in key if isinstance(columns[c], st.Ref)]
         plain = [c for c in key if not isinstance(unwrap(columns[c]), st.Ref | st.CopyFromParent)]

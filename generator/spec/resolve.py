@@ -137,6 +137,14 @@ def _bijective(strat: st.Strategy | None) -> bool:
     return isinstance(strat, _BIJECTIVE) or bool(strat and strat.unique)
 
 
+def _driving_and_distinct(table: ResolvedTable, key: list[str]) -> bool:
+    """The key holds the group's parent (per_parent) and a ref distinct within the group."""
+    pp = table.spec.per_parent
+    refs = [(c, unwrap(table.spec.columns[c])) for c in key if c in table.spec.columns]
+    driving = any(isinstance(s, st.Ref) and pp and s.table == pp.table for _, s in refs)
+    return driving and any(isinstance(s, st.Ref) and s.distinct for _, s in refs)
+
+
 def _covers_grid(table: ResolvedTable, key: list[str]) -> bool:
     """Every ref of some grid is in the key (its combinations are distinct)."""
     grids = {s.grid for s in map(unwrap, table.spec.columns.values()) if isinstance(s, st.Ref)}
@@ -158,6 +166,8 @@ def _check_composite_keys(table: ResolvedTable) -> None:
     for key in [table.info.primary_key, *table.info.uniques]:
         strats = [cols.get(c) for c in key]
         if not key or any(_bijective(s) for s in strats) or _covers_grid(table, key):
+            continue
+        if _driving_and_distinct(table, key):
             continue
         if all(s is None or isinstance(s, st.Default) for s in strats):
             continue  # the database fills the key (identity)
@@ -219,7 +229,17 @@ def dependencies(
     if isinstance(strat, st.Ref):
         key = parent_key(tables, strat, where)
         column_of(tables, strat.table, key, where)
-        return [(strat.table, key)]
+        matched = [(strat.table, p) for p in strat.match] + [
+            (same, c) for c in strat.match.values()
+        ]
+        for t, c in matched:
+            column_of(tables, t, c, where)
+        if strat.distinct and table.spec.per_parent is None:
+            raise SpecError(
+                f"{where}: distinct refs need a per_parent table",
+                hint="add per_parent: {table: ..., count: ...} or drop distinct",
+            )
+        return [(strat.table, key), *matched]
     if isinstance(strat, st.CopyFromParent):
         ref = unwrap(column_of(tables, same, strat.ref, where))
         if not isinstance(ref, st.Ref):
@@ -285,7 +305,9 @@ def _check_foreign_keys(table: ResolvedTable, tables: dict[str, ResolvedTable]) 
         pairs = dict(zip(child, parent_cols, strict=True))
         anchors = [c for c in child if _refs_to(cols.get(c), parent)]
         ok = len(anchors) == 1 and all(
-            c == anchors[0] or _copies(cols[c], anchors[0], pairs[c])
+            c == anchors[0]
+            or _copies(cols[c], anchors[0], pairs[c])
+            or _matched(cols[anchors[0]], pairs[c], c)
             for c in child
             if c in cols and _writes(cols[c])
         )
@@ -297,6 +319,12 @@ def _check_foreign_keys(table: ResolvedTable, tables: dict[str, ResolvedTable]) 
                 hint=f"make {first} {{kind: ref, table: {parent}, column: {pairs[first]}}} and the "
                 f"other columns {{kind: copy_from_parent, ref: {first}, column: ...}}",
             )
+
+
+def _matched(anchor: st.Strategy, parent_column: str, column: str) -> bool:
+    """The anchor ref only picks parents whose ``parent_column`` equals this row's ``column``."""
+    inner = unwrap(anchor)
+    return isinstance(inner, st.Ref) and inner.match.get(parent_column) == column
 
 
 def _refs_to(strat: st.Strategy | None, parent: str) -> bool:

@@ -33,15 +33,18 @@ BLOCK = 1 << 16
 class Groups:
     """Rows of a ``per_parent`` table: parent p owns rows [start(p), start(p) + count(p))."""
 
-    def __init__(self, stream: Stream, count: Any, parents: int) -> None:
-        self.stream, self.count, self.parents = stream, count, parents
+    def __init__(
+        self, stream: Stream, count: Any, parents: int, cap: Callable[[I64], I64] | None = None
+    ) -> None:
+        self.stream, self.count, self.parents, self.cap = stream, count, parents, cap
         totals = [int(self._counts(b).sum()) for b in range(0, parents, BLOCK)]
         self.block_start = np.concatenate([[0], np.cumsum(totals, dtype=np.int64)])
         self.rows = int(self.block_start[-1])
 
     def _counts(self, first: int) -> I64:
         idx = np.arange(first, min(first + BLOCK, self.parents), dtype=np.int64)
-        return values.counts(self.stream, idx, self.count)
+        counts = values.counts(self.stream, idx, self.count)
+        return counts if self.cap is None else np.minimum(counts, self.cap(idx))
 
     def locate(self, idx: I64) -> tuple[I64, I64]:
         """(parent row, rank within the parent's group) of each row."""
@@ -69,21 +72,20 @@ class Generator:
         self.seed, self.key_offset = seed, key_offset
         self.groups: dict[str, Groups] = {}
         self.rows: dict[str, int] = {}
-        for table in tables:  # dependency order: a per_parent table's parent is sized first
-            pp = table.spec.per_parent
+        self.fns: dict[str, dict[str, Fn]] = {}
+        for t in tables:  # dependency order: parents are sized and compiled first
+            pp = t.spec.per_parent
             if pp is None:
-                self.rows[table.name] = int(table.spec.rows or 0)
-                continue
-            stream = Stream.of(seed, table.name, "#per_parent")
-            self.groups[table.name] = Groups(stream, pp.count, self.rows[pp.table])
-            self.rows[table.name] = self.groups[table.name].rows
-        self.fns: dict[str, dict[str, Fn]] = {
-            t.name: {
+                self.rows[t.name] = int(t.spec.rows or 0)
+            else:
+                stream = Stream.of(seed, t.name, "#per_parent")
+                cap = group_cap(self, t)
+                self.groups[t.name] = Groups(stream, pp.count, self.rows[pp.table], cap)
+                self.rows[t.name] = self.groups[t.name].rows
+            self.fns[t.name] = {
                 col: compile_strategy(Context(self, t, col, Stream.of(seed, t.name, col)), strat)
                 for col, strat in t.spec.columns.items()
             }
-            for t in tables
-        }
 
     def frame(self, table: str, idx: I64) -> Frame:
         return Frame(self, self.tables[table], idx)
@@ -112,6 +114,41 @@ class Frame:
     @cached_property
     def group(self) -> tuple[I64, I64]:
         return self.gen.groups[self.table.name].locate(self.idx)
+
+
+def group_cap(gen: Generator, table: ResolvedTable) -> Callable[[I64], I64] | None:
+    """For a ``distinct`` matched ref, the number of candidates a group's rows can take: the
+    group's count is capped by it (a project with two labels gives its issues at most two)."""
+    from generator.spec.matching import Candidates, key_of
+
+    pp, found = table.spec.per_parent, _distinct_matched(table)
+    if pp is None or found is None:
+        return None
+    target, wanted, via = found
+    cache: dict[str, Candidates] = {}
+
+    def cap(idx: I64) -> I64:
+        if "c" not in cache:
+            everyone = np.arange(gen.rows[target], dtype=np.int64)
+            cache["c"] = Candidates(key_of([gen.frame(target, everyone).get(c) for c in wanted]))
+        group = cache["c"].group_of(key_of([gen.frame(pp.table, idx).get(c) for c in via]))
+        return np.where(group >= 0, cache["c"].size[group.clip(0)], 0)
+
+    return cap
+
+
+def _distinct_matched(table: ResolvedTable) -> tuple[str, list[str], list[str]] | None:
+    """(parent table, its matched columns, the driving parent's columns the row copies)."""
+    from generator.spec import strategies as st
+    from generator.spec.resolve import unwrap
+
+    cols = table.spec.columns
+    for strat in map(unwrap, cols.values()):
+        if isinstance(strat, st.Ref) and strat.distinct and strat.match:
+            copies = [unwrap(cols[c]) for c in strat.match.values()]
+            via = [c.column for c in copies if isinstance(c, st.CopyFromParent)]
+            return (strat.table, list(strat.match), via) if len(via) == len(copies) else None
+    return None
 
 
 def coerce(value: pa.Array, pg: PgType) -> pa.Array:

@@ -127,13 +127,16 @@ def _table_info(table: Table) -> TableInfo:
             fills,
             tuple(labels) if labels else None,
         )
-    uniques = [
+    # sorted: reflection returns constraints in no fixed order, and inference must not vary
+    uniques = sorted(
         [c.name for c in con.columns]
         for con in table.constraints
         if isinstance(con, UniqueConstraint)
-    ]
-    uniques += [[c.name for c in ix.columns] for ix in table.indexes if ix.unique and ix.columns]
-    fks = [
+    )
+    uniques += sorted(
+        [c.name for c in ix.columns] for ix in table.indexes if ix.unique and ix.columns
+    )
+    fks = sorted(
         (
             [e.parent.name for e in con.elements],
             con.elements[0].column.table.name,
@@ -141,12 +144,12 @@ def _table_info(table: Table) -> TableInfo:
         )
         for con in table.constraints
         if isinstance(con, ForeignKeyConstraint)
-    ]
-    checks = [
+    )
+    checks = sorted(
         (str(con.name or f"{table.name}_check"), str(con.sqltext))
         for con in table.constraints
         if isinstance(con, CheckConstraint)
-    ]
+    )
     return TableInfo(table.name, columns, schema.primary_key(table), uniques, fks, checks)
 
 

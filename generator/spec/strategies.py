@@ -68,6 +68,14 @@ class Ref(_Base):
     distribution: Literal["uniform", "power"] = "uniform"
     exponent: float = Field(2.0, gt=0)
     grid: str | None = Field(None, description="refs sharing a grid name: distinct combinations")
+    match: dict[str, str] = Field(
+        default_factory=dict,
+        description="only parents whose column (key) equals this row's column (value): a "
+        "composite FK overlapping another one on a shared column",
+    )
+    distinct: bool = Field(
+        False, description="per_parent tables: the rows of one group pick distinct parents"
+    )
 
 
 class CopyFromParent(_Base):
