@@ -88,6 +88,8 @@ def parent_rows(ctx: Context, s: st.Ref) -> Callable[[Any], np.ndarray]:
         return matched_rows(ctx, s)
     if s.unique:
         return lambda f: permute(f.idx, n, ctx.stream.sub("parent").key)
+    if s.table == ctx.table.name:  # a forest: an earlier row (row 0 points at itself)
+        return lambda f: np.floor(ctx.stream.uniform(f.idx) * f.idx).astype(np.int64)
     if s.distribution == "uniform":
         return lambda f: ctx.stream.integers(f.idx, 0, n - 1)
     spread = ctx.stream.sub("spread").key

@@ -38,10 +38,14 @@ class Sequence(_Base):
 
 
 class Uuid(_Base):
-    """Keyed RFC 4122 UUIDs: v4 (random) or v7 (time-ordered: a btree PK appends)."""
+    """Keyed RFC 4122 UUIDs: v7 (time-ordered: a btree PK appends) or v4 (random).
+
+    v7 is the default: the loader keeps primary keys during COPY, and COPY of 1 M rows into a
+    uuid PK took 10.7-14.7 s with v7 against 26-38 s with v4 (PostgreSQL 15, shared 2-core
+    host), with a 20 % smaller index (32 vs 40 MB)."""
 
     kind: Literal["uuid"]
-    version: Literal[4, 7] = 4
+    version: Literal[4, 7] = 7
 
 
 class Nanoid(_Base):
