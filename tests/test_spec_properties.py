@@ -73,6 +73,9 @@ def specs(draw: hs.DrawFn) -> dict[str, Any]:
             }
             columns["other_id"] = ref if draw(hs.booleans()) else {"kind": "nullable", "of": ref}
             columns["copied"] = {"kind": "copy_from_parent", "ref": "other_id", "column": "id"}
+        if draw(hs.booleans()):  # a forest: each row under an earlier one (or none)
+            up = {"kind": "ref", "table": name}
+            columns["up_id"] = {"kind": "nullable", "share": 0.2, "of": up}
         tables[name] = table
     return {"dataset": "prop", "tables": tables}
 

@@ -127,12 +127,31 @@ def _grid_rows(ctx: Context, grid: str) -> Callable[[Any], np.ndarray]:
 def _ref(ctx: Context, s: st.Ref) -> Fn:
     from generator.spec.resolve import parent_key
 
-    rows = parent_rows(ctx, s)
     key = parent_key(ctx.gen.tables, s, ctx.where)
+    if ctx.rows(s.table) == 0 and ctx.rows() > 0:
+        return _no_parents(ctx, s, key)
+    rows = parent_rows(ctx, s)
 
     def run(f: Any) -> pa.Array:
         f.rows[ctx.column] = r = rows(f)
         return f.gen.frame(s.table, r).get(key)
+
+    return run
+
+
+def _no_parents(ctx: Context, s: st.Ref, key: str) -> Fn:
+    """A parent table with no rows: NULL, where the column may be NULL."""
+    info = ctx.table.info.columns.get(ctx.column)
+    if info is None or not info.nullable:
+        raise SpecError(
+            f"{ctx.where}: references {s.table}, which has no rows",
+            hint=f"give {s.table} rows, or make {ctx.column} nullable",
+        )
+    probe = ctx.gen.frame(s.table, np.zeros(1, dtype=np.int64)).get(key)
+
+    def run(f: Any) -> pa.Array:
+        f.rows[ctx.column] = np.zeros(len(f), dtype=np.int64)
+        return pa.nulls(len(f), probe.type)
 
     return run
 

@@ -16,7 +16,7 @@ from graphlib import CycleError, TopologicalSorter
 
 from generator.spec import strategies as st
 from generator.spec.model import DatasetSpec, TableSpec
-from generator.spec.sources import ColumnInfo, TableInfo, unknown
+from generator.spec.sources import ColumnInfo, TableInfo, may_be_null, unknown
 from generator.spec.types import accepts
 from seedgen.errors import SpecError
 
@@ -94,7 +94,7 @@ def _check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None
         )
     for col, column in info.columns.items():
         strat = spec.columns.get(col)
-        _check_covered(table.name, column, strat)
+        _check_covered(table.name, column, strat, spec.columns)
         if strat is not None and not isinstance(strat, st.Default):
             _check_refs(table, col, strat, tables)
             _check_fit(table, col, column, strat, tables)
@@ -178,13 +178,20 @@ def _check_composite_keys(table: ResolvedTable) -> None:
         )
 
 
-def _check_covered(table: str, column: ColumnInfo, strat: st.Strategy | None) -> None:
+def _check_covered(
+    table: str, column: ColumnInfo, strat: st.Strategy | None, columns: dict[str, st.Strategy]
+) -> None:
     where = f"table {table}, column {column.name}"
     writes = strat is not None and _writes(strat)
     if not writes and not column.nullable and not column.db_fills:
         raise SpecError(
             f"{where}: NOT NULL with no default and no strategy",
             hint=f"give it one in the spec, e.g. {column.name}: {{kind: const, value: ...}}",
+        )
+    if isinstance(strat, st.CopyFromParent) and not column.nullable and may_be_null(columns, strat):
+        raise SpecError(
+            f"{where}: NOT NULL but copied through {strat.ref}, which may be NULL",
+            hint=f"make {strat.ref} non-null or wrap {column.name} in nullable",
         )
     if isinstance(strat, st.Nullable) and not column.nullable and strat.share > 0:
         raise SpecError(

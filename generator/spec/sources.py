@@ -184,7 +184,7 @@ def spec_metadata(spec: DatasetSpec) -> MetaData:
                 Column(
                     col_name,
                     PgSpelled(_declared_type(spec, name, col_name)),
-                    nullable=isinstance(strat, st.Nullable),
+                    nullable=may_be_null(table.columns, strat),
                     unique=strat.unique and [col_name] != table.primary_key,
                 )
             )
@@ -196,6 +196,15 @@ def spec_metadata(spec: DatasetSpec) -> MetaData:
         pk = [PrimaryKeyConstraint(*table.primary_key)] if table.primary_key else []
         Table(name, metadata, *cols, *pk, *extra, *fks)
     return metadata
+
+
+def may_be_null(columns: dict[str, st.Strategy], strat: st.Strategy) -> bool:
+    """A nullable strategy, or a copy through a ref that may be NULL."""
+    if isinstance(strat, st.Nullable):
+        return True
+    if isinstance(strat, st.CopyFromParent) and strat.ref in columns:
+        return may_be_null(columns, columns[strat.ref])
+    return False
 
 
 def unknown(what: str, name: str, known: list[str], where: str) -> SpecError:
