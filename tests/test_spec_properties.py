@@ -4,6 +4,7 @@ types) and the manifest's exact counts."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from seedgen.settings import GenerateSettings
 from tests.conftest import scalar
 from tests.test_spec_infer import make
 
+# SEEDGEN_SPEC_EXAMPLES=200 for a deep run; CI runs a handful (each example loads a database).
+DEEP = int(os.environ.get("SEEDGEN_SPEC_EXAMPLES", "0"))
 VALUE_KINDS: list[dict[str, Any]] = [
     {"kind": "range", "min": -5, "max": 50, "type": "integer"},
     {"kind": "normal", "mean": 10, "sd": 3, "type": "numeric(8,2)"},
@@ -111,7 +114,9 @@ def test_any_spec_is_the_same_whatever_the_sharding(tmp_path: Path, spec: dict[s
 
 
 @settings(
-    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=DEEP or 5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(spec=specs())
 def test_any_spec_loads_with_every_constraint(
