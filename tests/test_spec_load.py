@@ -35,7 +35,7 @@ def test_shop_loads_with_every_constraint(tmp_path: Path, make_db) -> None:
             "ON n.oid = c.connamespace WHERE n.nspname = 'public' GROUP BY contype",
         )
     )
-    assert kinds == {"p": 3, "f": 2, "u": 1}
+    assert kinds == {"p": 4, "f": 3, "u": 1}
     # copied from the parent row, and dated after it
     assert (
         scalar(
@@ -63,4 +63,13 @@ def test_shop_loads_with_every_constraint(tmp_path: Path, make_db) -> None:
         url, "SELECT count(*) FROM orders"
     )
     assert scalar(url, "SELECT count(*) FROM customers WHERE birthday IS NULL") > 0
+    # exploded: one row per item of each line's tags list, the same items
+    assert scalar(url, "SELECT count(*) FROM order_line_tags") == scalar(
+        url, "SELECT sum(jsonb_array_length(tags)) FROM order_lines"
+    )
+    assert scalar(
+        url,
+        "SELECT count(*) FROM order_line_tags t JOIN order_lines l ON l.id = t.line_id "
+        "WHERE NOT l.tags ? t.tag",
+    ) == 0
     assert scalar(url, "SELECT count(*) FROM orders WHERE substr(id::text, 15, 1) <> '7'") == 0

@@ -85,37 +85,58 @@ def _template(ctx: Context, s: st.Template) -> Fn:
 
 
 def _list(ctx: Context, s: st.ListOf) -> Fn:
-    if s.table is not None:
-        key = parent_key(
-            ctx.gen.tables, st.Ref(kind="ref", table=s.table, column=s.column), ctx.where
-        )
-        n_parent = ctx.rows(s.table)
-        if n_parent > 100_000:
-            raise SpecError(
-                f"{ctx.where}: list from {s.table} ({n_parent:,} rows) needs <= 100,000"
-            )
-        parent_rows = np.arange(n_parent, dtype=np.int64)
-
-        def pool_of(f: Any) -> pa.Array:
-            return f.gen.frame(s.table, parent_rows).get(key)
-
-    else:
-        fixed = pa.array(s.values)
-
-        def pool_of(f: Any) -> pa.Array:
-            return fixed
-
-    k_max = s.max_items
+    sampler = ListSampler(ctx, s)
+    ctx.gen.samplers[(ctx.table.name, ctx.column)] = sampler
 
     def run(f: Any) -> pa.Array:
-        pool = pool_of(f)
-        offsets, picks = col.sample_lists(
-            ctx.stream, f.idx, len(pool), s.min_items, min(k_max, len(pool))
-        )
+        pool = sampler.pool(f.gen)
+        offsets, picks = sampler.sample(f.idx, len(pool))
         if s.format == "json":
             return col.json_arrays(offsets, picks, values.json_literal(pool))
         body = col.join_lists(offsets, picks, values.pg_array_literal(pool), ",")
         return col.concat("{", body, "}")
+
+    return run
+
+
+class ListSampler:
+    """The items of a ``list`` column at any rows: what the column renders, what an exploded
+    child table counts (``count: {kind: list}``) and what its ``element`` column reads."""
+
+    def __init__(self, ctx: Context, s: st.ListOf) -> None:
+        self.stream, self.spec = ctx.stream, s
+        self.key: str | None = None
+        if s.table is not None:
+            ref = st.Ref(kind="ref", table=s.table, column=s.column)
+            self.key = parent_key(ctx.gen.tables, ref, ctx.where)
+            if ctx.rows(s.table) > 100_000:
+                raise SpecError(
+                    f"{ctx.where}: list from {s.table} ({ctx.rows(s.table):,} rows) needs "
+                    "<= 100,000 rows"
+                )
+        self._pool: pa.Array | None = None if s.table else pa.array(s.values)
+
+    def pool(self, gen: Any) -> pa.Array:
+        if self._pool is None:
+            rows = np.arange(gen.rows[self.spec.table], dtype=np.int64)
+            self._pool = gen.frame(self.spec.table, rows).get(self.key)
+        return self._pool
+
+    def sample(self, idx: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        s = self.spec
+        return col.sample_lists(self.stream, idx, size, s.min_items, min(s.max_items, size))
+
+
+def _element(ctx: Context, s: st.Element) -> Fn:
+    pp = ctx.table.spec.per_parent
+    assert pp is not None  # resolve checked it
+    sampler: ListSampler = ctx.gen.samplers[(pp.table, s.of)]
+
+    def run(f: Any) -> pa.Array:
+        parent, rank = f.group
+        pool = sampler.pool(f.gen)
+        offsets, picks = sampler.sample(parent, len(pool))
+        return pc.take(pool, pa.array(picks[offsets[:-1] + rank]))
 
     return run
 
@@ -198,6 +219,7 @@ COMPILERS: dict[type, Callable[[Context, Any], Fn]] = {
     st.Const: _const,
     st.Default: _default,
     st.Custom: _custom,
+    st.Element: _element,
 }
 
 # --------------------------------------------------------------------------- value families
@@ -238,9 +260,23 @@ def family(table: ResolvedTable, strat: st.Strategy, tables: dict[str, ResolvedT
         return "int" if s.integer else "number"
     if isinstance(s, st.ListOf):
         return "json" if s.format == "json" else "array"
+    if isinstance(s, st.Element):
+        return _element_family(table, s, tables)
     if isinstance(s, st.Choice | st.Quota | st.Const):
         return _scalar_family(s.values if not isinstance(s, st.Const) else [s.value])
     return _FAMILY[s.kind]
+
+
+def _element_family(table: ResolvedTable, s: st.Element, tables: dict[str, ResolvedTable]) -> str:
+    pp = table.spec.per_parent
+    parent = tables[pp.table] if pp else None
+    lst = unwrap(parent.spec.columns[s.of]) if parent else None
+    if not isinstance(lst, st.ListOf) or parent is None:
+        return "any"
+    if lst.values is not None:
+        return _scalar_family(lst.values)
+    key = parent_key(tables, st.Ref(kind="ref", table=str(lst.table), column=lst.column), s.of)
+    return family(tables[str(lst.table)], tables[str(lst.table)].spec.columns[key], tables)
 
 
 def _scalar_family(items: list[Any]) -> str:

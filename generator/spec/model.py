@@ -27,7 +27,8 @@ SPEC_VERSION = 1
 class Count(_Strict):
     """Children per parent row: a pure function of the parent's row index."""
 
-    kind: Literal["fixed", "uniform", "poisson", "geometric", "zipf"]
+    kind: Literal["fixed", "uniform", "poisson", "geometric", "zipf", "list"]
+    column: str | None = Field(None, description="list: the parent's list column (exploded)")
     n: int | None = Field(None, ge=0, description="fixed: children of every parent")
     min: int = Field(0, ge=0, description="uniform/zipf: smallest count")
     max: int | None = Field(None, ge=0, description="uniform/zipf: largest count")
@@ -36,7 +37,7 @@ class Count(_Strict):
 
     @model_validator(mode="after")
     def _params(self) -> Count:
-        need = {"fixed": "n", "uniform": "max", "zipf": "max", "poisson": "mean"}
+        need = {"fixed": "n", "uniform": "max", "zipf": "max", "poisson": "mean", "list": "column"}
         need["geometric"] = "mean"
         if getattr(self, need[self.kind]) is None:
             raise ValueError(f"count kind {self.kind} needs '{need[self.kind]}'")

@@ -88,6 +88,15 @@ def _check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None
         raise SpecError(
             f"table {table.name}: no row count", hint="add rows: N or per_parent: {table, count}"
         )
+    if spec.per_parent and spec.per_parent.count.kind == "list":
+        pp = spec.per_parent
+        where = f"table {table.name}: per_parent list column"
+        listed = column_of(tables, pp.table, str(pp.count.column), where)
+        if not isinstance(listed, st.ListOf):
+            raise SpecError(
+                f"{where} {pp.table}.{pp.count.column} is not of kind list",
+                hint="count kind list explodes a column of kind list",
+            )
     if spec.per_parent and spec.per_parent.table not in tables:
         raise unknown(
             f"table {table.name}: per_parent table", spec.per_parent.table, list(tables), "the spec"
@@ -142,7 +151,10 @@ def _driving_and_distinct(table: ResolvedTable, key: list[str]) -> bool:
     pp = table.spec.per_parent
     refs = [(c, unwrap(table.spec.columns[c])) for c in key if c in table.spec.columns]
     driving = any(isinstance(s, st.Ref) and pp and s.table == pp.table for _, s in refs)
-    return driving and any(isinstance(s, st.Ref) and s.distinct for _, s in refs)
+    # a list samples without replacement: its elements are distinct within a group
+    return driving and any(
+        (isinstance(s, st.Ref) and s.distinct) or isinstance(s, st.Element) for _, s in refs
+    )
 
 
 def _covers_grid(table: ResolvedTable, key: list[str]) -> bool:
@@ -247,6 +259,15 @@ def dependencies(
                 hint="add per_parent: {table: ..., count: ...} or drop distinct",
             )
         return [(strat.table, key), *matched]
+    if isinstance(strat, st.Element):
+        pp = table.spec.per_parent
+        count = pp.count if pp else None
+        if pp is None or count is None or count.kind != "list" or count.column != strat.of:
+            raise SpecError(
+                f"{where}: element needs the table exploded from list column {strat.of}",
+                hint=f"per_parent: {{table: PARENT, count: {{kind: list, column: {strat.of}}}}}",
+            )
+        return [(pp.table, strat.of)]
     if isinstance(strat, st.CopyFromParent):
         ref = unwrap(column_of(tables, same, strat.ref, where))
         if not isinstance(ref, st.Ref):

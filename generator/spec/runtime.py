@@ -33,18 +33,14 @@ BLOCK = 1 << 16
 class Groups:
     """Rows of a ``per_parent`` table: parent p owns rows [start(p), start(p) + count(p))."""
 
-    def __init__(
-        self, stream: Stream, count: Any, parents: int, cap: Callable[[I64], I64] | None = None
-    ) -> None:
-        self.stream, self.count, self.parents, self.cap = stream, count, parents, cap
+    def __init__(self, counter: Callable[[I64], I64], parents: int) -> None:
+        self.counter, self.parents = counter, parents
         totals = [int(self._counts(b).sum()) for b in range(0, parents, BLOCK)]
         self.block_start = np.concatenate([[0], np.cumsum(totals, dtype=np.int64)])
         self.rows = int(self.block_start[-1])
 
     def _counts(self, first: int) -> I64:
-        idx = np.arange(first, min(first + BLOCK, self.parents), dtype=np.int64)
-        counts = values.counts(self.stream, idx, self.count)
-        return counts if self.cap is None else np.minimum(counts, self.cap(idx))
+        return self.counter(np.arange(first, min(first + BLOCK, self.parents), dtype=np.int64))
 
     def locate(self, idx: I64) -> tuple[I64, I64]:
         """(parent row, rank within the parent's group) of each row."""
@@ -73,19 +69,34 @@ class Generator:
         self.groups: dict[str, Groups] = {}
         self.rows: dict[str, int] = {}
         self.fns: dict[str, dict[str, Fn]] = {}
+        self.samplers: dict[tuple[str, str], Any] = {}  # list columns, for exploded tables
         for t in tables:  # dependency order: parents are sized and compiled first
             pp = t.spec.per_parent
             if pp is None:
                 self.rows[t.name] = int(t.spec.rows or 0)
             else:
-                stream = Stream.of(seed, t.name, "#per_parent")
-                cap = group_cap(self, t)
-                self.groups[t.name] = Groups(stream, pp.count, self.rows[pp.table], cap)
+                self.groups[t.name] = Groups(self._counter(t), self.rows[pp.table])
                 self.rows[t.name] = self.groups[t.name].rows
             self.fns[t.name] = {
                 col: compile_strategy(Context(self, t, col, Stream.of(seed, t.name, col)), strat)
                 for col, strat in t.spec.columns.items()
             }
+
+    def _counter(self, table: ResolvedTable) -> Callable[[I64], I64]:
+        """Children of each parent row: a count distribution (capped by the candidates of a
+        distinct matched ref), or the length of the parent's list column (exploded)."""
+        pp = table.spec.per_parent
+        assert pp is not None
+        count = pp.count
+        if count.kind == "list":
+            sampler = self.samplers[(pp.table, str(count.column))]
+            return lambda idx: np.diff(sampler.sample(idx, len(sampler.pool(self)))[0]).astype(
+                np.int64
+            )
+        stream, cap = Stream.of(self.seed, table.name, "#per_parent"), group_cap(self, table)
+        if cap is None:
+            return lambda idx: values.counts(stream, idx, count)
+        return lambda idx: np.minimum(values.counts(stream, idx, count), cap(idx))
 
     def frame(self, table: str, idx: I64) -> Frame:
         return Frame(self, self.tables[table], idx)

@@ -231,6 +231,8 @@ class ListOf(_Base):
             raise ValueError("give either values or table (+ column)")
         if self.min_items > self.max_items:
             raise ValueError("min_items must not exceed max_items")
+        if self.values is not None and len({repr(v) for v in self.values}) < len(self.values):
+            raise ValueError("list values must be distinct")
         return self
 
 
@@ -247,6 +249,14 @@ class Expr(_Base):
 
     kind: Literal["expr"]
     expr: str
+
+
+class Element(_Base):
+    """In a table exploded from a list column (``per_parent`` with ``count: {kind: list,
+    column: of}``), the row's item of its parent's list (genonaut's ``content_tags``)."""
+
+    kind: Literal["element"]
+    of: str
 
 
 class Nullable(_Base):
@@ -300,7 +310,8 @@ Strategy = Annotated[
     | Nullable
     | Const
     | Default
-    | Custom,
+    | Custom
+    | Element,
     Field(discriminator="kind"),
 ]
 
