@@ -96,6 +96,9 @@ def generate_from_spec(
     from generator.spec.model import dump_spec
     from seedgen.settings import parse_overrides
 
+    if dataset is not None and dataset.startswith("--"):
+        # with no DATASET, click hands the first unknown --flag to the optional argument
+        args, dataset = [dataset, *args], None
     if dataset is not None:
         raise ConfigError(
             f"dataset {dataset!r} and --spec/--models/--from-database both given",

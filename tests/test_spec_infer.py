@@ -15,7 +15,7 @@ from generator.spec.dataset import prepare
 from loader.load import LoadOptions, load_set
 from seedgen.errors import SpecError
 from seedgen.manifest import read_manifest
-from tests.conftest import fetch, scalar
+from tests.conftest import fetch, scalar, seedgen
 from tests.test_determinism import tables
 
 MODELS = "tests.fixtures.spec_models:Base"
@@ -131,3 +131,23 @@ def test_composite_key_not_unique_by_construction_is_refused(tmp_path: Path) -> 
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(SpecError, match=r"table project: primary key \(id\) is not unique"):
         prepare(path)
+
+
+def test_inferred_spec_round_trips_through_the_cli(tmp_path: Path) -> None:
+    """`seedgen spec infer` writes a spec that, used as it is, makes the same set as none."""
+    inferred = seedgen("spec", "infer", "--models", MODELS)
+    assert inferred.returncode == 0, inferred.stderr
+    spec = yaml.safe_load(inferred.stdout)
+    spec["models"] = MODELS
+    path = tmp_path / "inferred.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    none = seedgen("generate", "--models", MODELS, "--out", str(tmp_path / "none"), "--seed", "3")
+    assert none.returncode == 0, none.stderr
+    edited = seedgen(
+        "generate", "--spec", str(path), "--out", str(tmp_path / "spec"), "--seed", "3"
+    )
+    assert edited.returncode == 0, edited.stderr
+    a, b = tables(tmp_path / "none"), tables(tmp_path / "spec")
+    assert a.keys() == b.keys() == {"account", "project", "task"}
+    for name in a:
+        assert a[name].equals(b[name]), name

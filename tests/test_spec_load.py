@@ -67,9 +67,12 @@ def test_shop_loads_with_every_constraint(tmp_path: Path, make_db) -> None:
     assert scalar(url, "SELECT count(*) FROM order_line_tags") == scalar(
         url, "SELECT sum(jsonb_array_length(tags)) FROM order_lines"
     )
-    assert scalar(
-        url,
-        "SELECT count(*) FROM order_line_tags t JOIN order_lines l ON l.id = t.line_id "
-        "WHERE NOT l.tags ? t.tag",
-    ) == 0
+    assert (
+        scalar(
+            url,
+            "SELECT count(*) FROM order_line_tags t JOIN order_lines l ON l.id = t.line_id "
+            "WHERE NOT l.tags ? t.tag",
+        )
+        == 0
+    )
     assert scalar(url, "SELECT count(*) FROM orders WHERE substr(id::text, 15, 1) <> '7'") == 0
