@@ -151,3 +151,31 @@ def test_spec_schema_command_prints_it() -> None:
     result = seedgen("spec", "schema")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == json_schema()
+
+
+def test_refs_filtered_and_matched(tmp_path: Path) -> None:
+    """where: only gold customers; match: a coupon of the order's own region."""
+    from generator.spec.dataset import SpecDataset, prepare
+    from seedgen.settings import GenerateSettings
+
+    spec = copy.deepcopy(BASE)
+    cols = spec["tables"]["orders"]["columns"]
+    cols["gift_from"] = {"kind": "ref", "table": "customers", "where": {"tier": "gold"}}
+    spec["tables"]["coupons"] = {
+        "rows": 40,
+        "primary_key": ["id"],
+        "columns": {
+            "id": {"kind": "sequence"},
+            "region": {"kind": "choice", "values": ["north", "south", "east", "west"]},
+        },
+    }
+    cols["coupon"] = {"kind": "ref", "table": "coupons", "match": {"region": "region"}}
+    dataset = SpecDataset(GenerateSettings(), prepare(write_spec(tmp_path / "s.yaml", spec)))
+    customers = pa.table(dataset.build("customers", 0, 500)).to_pylist()
+    coupons = pa.table(dataset.build("coupons", 0, 40)).to_pylist()
+    orders = pa.table(dataset.build("orders", 0, dataset.gen.rows["orders"])).to_pylist()
+    tier = {c["id"]: c["tier"] for c in customers}
+    coupon_region = {c["id"]: c["region"] for c in coupons}
+    assert {tier[o["gift_from"]] for o in orders} == {"gold"}
+    assert all(coupon_region[o["coupon"]] == o["region"] for o in orders)
+    assert len({o["gift_from"] for o in orders}) > 10

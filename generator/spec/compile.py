@@ -78,11 +78,11 @@ def parent_rows(ctx: Context, s: st.Ref) -> Callable[[Any], np.ndarray]:
     uniform or a power-law pick (over a keyed permutation, so the popular parents are spread)."""
     pp = ctx.table.spec.per_parent
     n = ctx.rows(s.table)
-    if pp is not None and pp.table == s.table:
+    if pp is not None and pp.table == s.table and not (s.match or s.where or s.grid):
         return lambda f: f.group[0]
     if s.grid is not None:
         return _grid_rows(ctx, s.grid)
-    if s.match:
+    if s.match or s.where:
         from generator.spec.matching import matched_rows
 
         return matched_rows(ctx, s)

@@ -1,12 +1,15 @@
-"""References restricted to matching parents: ``{kind: ref, table: label, match: {projectID:
-projectID}}`` picks, for each row, a label whose ``projectID`` equals the row's own
-``projectID`` (zbugs' ``issueLabel``, whose two composite FKs share ``projectID``).
+"""References restricted to parents that match the row or a filter.
+
+``{kind: ref, table: label, match: {projectID: projectID}}`` picks, for each row, a label
+whose ``projectID`` equals the row's own ``projectID`` (zbugs' ``issueLabel``, whose two
+composite FKs share ``projectID``).
 
 The parent column is evaluated once over every parent row (a pure function of the parent's
 index, like everything else) and grouped; a row then picks inside its group: uniformly, or with
 ``distinct`` in a ``per_parent`` table, the group rank ``r`` of the row takes candidate
 ``(offset + r) mod size`` with a keyed offset per driving parent, so the rows of one group get
-distinct parents (a composite key of the two references stays unique).
+distinct parents (a composite key of the two references stays unique). ``where: {tier:
+gold}`` keeps only the parents with that value (the parent set filtered).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def key_of(values: list[pa.Array]) -> pa.Array:
 
 
 def matched_rows(ctx: Any, s: st.Ref) -> Callable[[Any], I64]:
-    parent_cols, child_cols = list(s.match), list(s.match.values())
+    parent_cols = [*s.match, *s.where]
     n = ctx.rows(s.table)
     cache: dict[str, Candidates] = {}
 
@@ -66,12 +69,13 @@ def matched_rows(ctx: Any, s: st.Ref) -> Callable[[Any], I64]:
 
     def run(f: Any) -> I64:
         cand = candidates(f)
-        group = cand.group_of(key_of([f.get(c) for c in child_cols]))
+        fixed = [pa.array([v] * len(f)) for v in s.where.values()]
+        group = cand.group_of(key_of([*(f.get(c) for c in s.match.values()), *fixed]))
         size = np.where(group >= 0, cand.size[group.clip(0)], 0)
         if (size == 0).any():
             raise SpecError(
                 f"{ctx.where}: {int((size == 0).sum()):,} rows have no {s.table} row with the "
-                f"same {', '.join(parent_cols)}",
+                f"same {', '.join(s.match)} and {s.where or 'no filter'}",
                 hint=f"give {s.table} more rows (or fewer distinct {', '.join(parent_cols)})",
             )
         pos = _positions(ctx, s, f, size)

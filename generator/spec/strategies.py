@@ -77,6 +77,9 @@ class Ref(_Base):
         description="only parents whose column (key) equals this row's column (value): a "
         "composite FK overlapping another one on a shared column",
     )
+    where: dict[str, Scalar] = Field(
+        default_factory=dict, description="only parents whose column (key) has this value"
+    )
     distinct: bool = Field(
         False, description="per_parent tables: the rows of one group pick distinct parents"
     )

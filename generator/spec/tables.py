@@ -73,7 +73,7 @@ def dependencies(
     if isinstance(strat, st.Ref):
         key = parent_key(tables, strat, where)
         column_of(tables, strat.table, key, where)
-        matched = [(strat.table, p) for p in strat.match] + [
+        matched = [(strat.table, p) for p in [*strat.match, *strat.where]] + [
             (same, c) for c in strat.match.values()
         ]
         for t, c in matched:

@@ -83,7 +83,10 @@ def _driving_and_distinct(table: ResolvedTable, key: list[str]) -> bool:
     """The key holds the group's parent (per_parent) and a ref distinct within the group."""
     pp = table.spec.per_parent
     refs = [(c, unwrap(table.spec.columns[c])) for c in key if c in table.spec.columns]
-    driving = any(isinstance(s, st.Ref) and pp and s.table == pp.table for _, s in refs)
+    driving = any(
+        isinstance(s, st.Ref) and pp and s.table == pp.table and not (s.match or s.where or s.grid)
+        for _, s in refs
+    )
     # a list samples without replacement: its elements are distinct within a group
     return driving and any(
         (isinstance(s, st.Ref) and s.distinct) or isinstance(s, st.Element) for _, s in refs
