@@ -74,12 +74,26 @@ def specs(draw: hs.DrawFn) -> dict[str, Any]:
                 "table": parent,
                 "distribution": draw(hs.sampled_from(["uniform", "power"])),
             }
-            columns["other_id"] = ref if draw(hs.booleans()) else {"kind": "nullable", "of": ref}
+            # a parent that may have no rows takes a nullable reference (else: a plan error)
+            may_be_empty = not tables[parent].get("rows")
+            nullable = may_be_empty or draw(hs.booleans())
+            columns["other_id"] = {"kind": "nullable", "of": ref} if nullable else ref
             columns["copied"] = {"kind": "copy_from_parent", "ref": "other_id", "column": "id"}
         if draw(hs.booleans()):  # a forest: each row under an earlier one (or none)
             up = {"kind": "ref", "table": name}
             columns["up_id"] = {"kind": "nullable", "share": 0.2, "of": up}
         tables[name] = table
+    fixed = [n for n, t in tables.items() if t.get("rows")]
+    if fixed and draw(hs.booleans()):  # a link table keyed by a grid of two references
+        a, b = draw(hs.sampled_from(fixed)), draw(hs.sampled_from(fixed))
+        ref_a = {"kind": "ref", "table": a, "grid": "g"}
+        ref_b = {"kind": "ref", "table": b, "grid": "g"}
+        combos = tables[a]["rows"] * tables[b]["rows"]
+        tables["link"] = {
+            "rows": draw(hs.integers(0, min(combos, 60))),
+            "primary_key": ["a_id", "b_id"],
+            "columns": {"a_id": ref_a, "b_id": ref_b, "w": {"kind": "bool"}},
+        }
     return {"dataset": "prop", "tables": tables}
 
 
