@@ -36,15 +36,20 @@ def uuid4_strings(key: np.uint64, idx: ArrayLike) -> pa.StringArray:
     with np.errstate(over="ignore"):
         hi = mix64(mix64(i) ^ key)
         lo = mix64(hi ^ mix64(i + np.uint64(0x632BE59BD9B4E019)) ^ key)
-    raw = np.empty((len(i), 16), dtype=np.uint8)
+    return uuid_text(hi, lo, version=4)
+
+
+def uuid_text(hi: NDArray[np.uint64], lo: NDArray[np.uint64], version: int) -> pa.StringArray:
+    """Two 64-bit words as RFC 4122 UUID text, with ``version`` and the variant bits set."""
+    raw = np.empty((len(hi), 16), dtype=np.uint8)
     raw[:, :8] = hi.astype(">u8").view(np.uint8).reshape(-1, 8)
     raw[:, 8:] = lo.astype(">u8").view(np.uint8).reshape(-1, 8)
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 6] = (raw[:, 6] & 0x0F) | (version << 4)
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    nibbles = np.empty((len(i), 32), dtype=np.uint8)
+    nibbles = np.empty((len(hi), 32), dtype=np.uint8)
     nibbles[:, 0::2] = raw >> 4
     nibbles[:, 1::2] = raw & 0x0F
-    text = np.full((len(i), 36), ord("-"), dtype=np.uint8)
+    text = np.full((len(hi), 36), ord("-"), dtype=np.uint8)
     text[:, _UUID_HEX_POS] = _HEX[nibbles]
     return fixed_width_strings(text)
 

@@ -47,10 +47,11 @@ class TableGen:
 
 
 class Dataset(ABC):
-    name: ClassVar[str]
+    # Class attributes of a built-in dataset; a spec dataset sets name and metadata per instance.
+    name: str
     settings_model: ClassVar[type[GenerateSettings]]
     config_sections: ClassVar[tuple[str, ...]]
-    metadata: ClassVar[MetaData]
+    metadata: MetaData
     extensions: ClassVar[list[str]] = []
 
     def __init__(self, settings: GenerateSettings, context: dict[str, Any]) -> None:
@@ -65,12 +66,20 @@ class Dataset(ABC):
     @abstractmethod
     def tables(self) -> list[TableGen]: ...
 
+    def ddl(self) -> list[dict[str, object]]:
+        """Statements that create the tables on a fresh database (manifest, --create-schema)."""
+        from generator import schema
+
+        return schema.compile_ddl(self.metadata)
+
     @abstractmethod
     def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]: ...
 
 
 DATASETS = {
     "genonaut": "generator.datasets.genonaut.dataset:GenonautDataset",
+    # Any spec (``seedgen generate --spec/--models/--from-database``); its context carries it.
+    "spec": "generator.spec.dataset:SpecDataset",
 }
 
 

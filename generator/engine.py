@@ -25,7 +25,6 @@ import numpy
 import pyarrow
 
 import seedgen
-from generator import schema
 from generator.dataset import Dataset, dataset_class, known_config_sections
 from generator.plan import Plan, TablePlan, build_table, estimate_bytes, resolve_plan
 from generator.writer import write_shard
@@ -53,6 +52,9 @@ class Request:
     config_path: Path | None
     overrides: dict[str, Any]
     env_file: Path
+    # Inputs resolved before the request (a spec dataset's resolved spec); None: the dataset's
+    # own ``resolve_context`` reads them (env/.env).
+    context: dict[str, Any] | None = None
 
 
 def load_dataset(req: Request, echo: Echo | None = None) -> Dataset:
@@ -66,7 +68,10 @@ def load_dataset(req: Request, echo: Echo | None = None) -> Dataset:
     )
     where = f"{req.config_path or 'config.json'} [{cls.config_sections[0]}] or its --flag"
     settings = build_settings(cls.settings_model, section, req.overrides, where)
-    return cls(settings, cls.resolve_context(settings, req.env_file))
+    context = req.context
+    if context is None:
+        context = cls.resolve_context(settings, req.env_file)
+    return cls(settings, context)
 
 
 def describe_plan(plan: Plan, echo: Reporter) -> None:
@@ -287,7 +292,7 @@ def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) 
             "numpy": numpy.__version__,
         },
         extensions=list(dataset.extensions),
-        ddl=[TableDDL.model_validate(d) for d in schema.compile_ddl(dataset.metadata)],
+        ddl=[TableDDL.model_validate(d) for d in dataset.ddl()],
         tables=tables,
     )
 

@@ -73,7 +73,12 @@ def _keys_epilog() -> str:
 )
 def generate(
     ctx: typer.Context,
-    dataset: str = typer.Argument(..., help="built-in dataset, e.g. genonaut"),
+    dataset: str | None = typer.Argument(None, help="built-in dataset, e.g. genonaut"),
+    spec: Path | None = typer.Option(None, "--spec", help="dataset spec file (YAML or JSON)"),
+    models: str | None = typer.Option(None, "--models", help="SQLAlchemy models: pkg.mod:Base"),
+    from_database: str | None = typer.Option(
+        None, "--from-database", help="reflect this database's schema (no spec needed)"
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="set directory [seed-data/sets/<dataset>-seed<seed>]"
     ),
@@ -89,6 +94,22 @@ def generate(
     from seedgen.settings import parse_overrides
 
     try:
+        if dataset is None or spec or models or from_database:
+            from seedgen.cli_spec import generate_from_spec
+
+            generate_from_spec(
+                dataset,
+                spec,
+                models,
+                from_database,
+                args=list(ctx.args),
+                out=out,
+                config=config,
+                dry_run=dry_run,
+                force=force,
+                echo=_echo(),
+            )
+            return
         overrides = parse_overrides(dataset_class(dataset).settings_model, list(ctx.args))
         req = Request(dataset, config, overrides, env_file)
         if out is None:
@@ -284,6 +305,11 @@ def demo(
             echo.summary(f"the embedded server keeps running; stop it with: {stop}")
     except SeedgenError as exc:
         raise _fail(exc) from None
+
+
+from seedgen.cli_spec import spec_app  # noqa: E402  (the spec commands live there)
+
+app.add_typer(spec_app, name="spec")
 
 
 def main(argv: list[str] | None = None) -> Any:
