@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from loader import append, ledger
+from loader import append, faults, ledger
 from loader.append import TablePlan
 from loader.session import connect, lock
 from loader.target import parse_target
@@ -95,6 +95,7 @@ def reset_set(
                 verb = "would delete" if dry_run else "deleted"
                 note = f" (kept {kept:,} shared with another load)" if kept else ""
                 echo.summary(f"  {table.name:<20} {verb} {counts[table.name]:>12,} rows{note}")
+                faults.point("reset-table")
             if not dry_run and scope == "all":
                 if plans:
                     append.drop_work_tables(cur, entry.id, list(plans.values()), keys=True)

@@ -81,6 +81,7 @@ def _constraint_task(load_id: int, con: catalog.Constraint) -> Task:
                     what,
                 )
             ledger.mark_restored(cur, load_id, con.schema, con.table, con.name)
+        faults.point("after-constraint")
 
     return task
 
