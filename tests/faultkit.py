@@ -147,6 +147,35 @@ def _sequence_ahead(conn: psycopg.Connection, seq: str, table: str, column: str)
     return bool(conn.execute(query).fetchone()[0])
 
 
+_FK = re.compile(r"FOREIGN KEY \(([^)]*)\) REFERENCES ([\w.\"]+)\(([^)]*)\)")
+
+
+def orphans(url: str, reference: Fingerprint) -> int:
+    """Rows whose parent row is missing, for every foreign key of ``reference`` (the FKs
+    themselves may be dropped right now)."""
+    total = 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        for kind, table, _name, definition, _valid in sorted(reference.objects):
+            match = _FK.search(definition)
+            if kind != "constraint" or not definition.startswith("f:") or match is None:
+                continue
+            child = [sql.Identifier(c.strip().strip('"')) for c in match[1].split(",")]
+            parent = [sql.Identifier(c.strip().strip('"')) for c in match[3].split(",")]
+            query = sql.SQL(
+                "SELECT count(*) FROM {} c WHERE NOT EXISTS (SELECT 1 FROM {} p WHERE {}) "
+                "AND ({}) IS NOT NULL"
+            ).format(
+                sql.SQL(table),  # regclass text, quoted as needed
+                sql.SQL(match[2]),
+                sql.SQL(" AND ").join(
+                    sql.SQL("p.{} = c.{}").format(p, c) for p, c in zip(parent, child, strict=True)
+                ),
+                sql.SQL(", ").join(sql.SQL("c.{}").format(c) for c in child),
+            )
+            total += int(conn.execute(query).fetchone()[0])
+    return total
+
+
 # ---------------------------------------------------------------------------- running the CLI
 
 

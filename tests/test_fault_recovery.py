@@ -42,7 +42,16 @@ from psycopg import sql
 
 from seedgen import devdb
 from tests.conftest import SCHEMA_SQL, make_set
-from tests.faultkit import Commands, Fingerprint, Run, fingerprint, printed_commands, run, start
+from tests.faultkit import (
+    Commands,
+    Fingerprint,
+    Run,
+    fingerprint,
+    orphans,
+    printed_commands,
+    run,
+    start,
+)
 from tests.faultkit import message_lies as lies_in
 from tests.test_load_failures import _add_user_trigger
 
@@ -104,6 +113,7 @@ class Op:
     trace: dict[str, int] = field(default_factory=dict)  # fail point -> hits
     to_probe: float = 0.0  # seconds until it wrote something
     duration: float = 0.0
+    told: Run | None = None  # what the user was told before running it (repair: by the load)
 
 
 @dataclass
@@ -281,6 +291,8 @@ class Recovery:
 
     def play(self, killed: Run) -> None:
         """A random sequence of printed commands, then the first that completes, round by round."""
+        if self.op.told is not None:
+            self.hints(self.op.told)
         last = self.hints(killed)
         for _ in range(self.rng.randint(1, 3)):
             _, last = self.step(self.rng.choice(self.known))
@@ -410,20 +422,29 @@ def build_world(dbs: Databases, tmp: Path) -> World:
         ("A", templates["R0"], "copy-batch"),
         ("B", templates["RA"], "merge-table"),
     ):
-        world.ops.append(_repair_op(world, label, template, point, load))
+        world.ops.append(_repair_op(world, label, template, point))
     world.refs = {ref: fingerprint(dbs.url(name), world.labels) for ref, name in templates.items()}
     _check_references(world)
     return world
 
 
-def _repair_op(world: World, label: str, template: str, point: str, load: list[str]) -> Op:
-    """``repair`` of a load of ``label`` killed half-way through ``point``."""
+def _repair_op(world: World, label: str, template: str, point: str) -> Op:
+    """``repair`` of a load of ``label`` killed at ``point``: for the initial load, early
+    enough in COPY that some child rows are in and their parents not (item 1 of issue 7)."""
     into = next(op for op in world.ops if op.label == label and op.name in ("load", "append"))
-    half = f"{point}:{max(1, into.trace[point] // 2)}"
-    name = world.dbs.create(template)
-    killed = interrupt(into, world, world.dbs.url(name), ("failpoint", half))
-    assert killed.returncode == -signal.SIGKILL, f"fail point {half} never fired"
+    reference = fingerprint(world.dbs.url(template), world.labels)
+    for tenth in (2, 3, 4, 1, 5, 6):
+        name = world.dbs.create(template)
+        url = world.dbs.url(name)
+        cut = f"{point}:{max(1, into.trace[point] * tenth // 10)}"
+        killed = interrupt(into, world, url, ("failpoint", cut))
+        assert killed.returncode == -signal.SIGKILL, f"fail point {cut} never fired"
+        if label == "B" or orphans(url, reference):
+            break
+        world.dbs.drop(name)
     op = Op("repair", label, name, ["repair", "--database-url", "URL"])
+    op.told = run(_argv(into, world, url))  # refused (a load is unfinished): names the ways out
+    assert op.told.returncode != 0 and "repair" in op.told.text, op.told.text
     measure(op, world)
     return op
 
@@ -441,6 +462,7 @@ def _check_references(world: World) -> None:
 
 def test_kill_anywhere_then_follow_the_printed_commands(world: World) -> None:
     numbers = [int(ONLY)] if ONLY else range(SCENARIOS)
+    print(f"\nfault scenarios: SEEDGEN_FAULT_SEED={SEED}, {len(numbers)} scenario(s)")
     with ThreadPoolExecutor(WORKERS) as pool:
         outcomes = list(pool.map(lambda n: scenario(world, n), numbers))
     print("\n".join(o.story for o in outcomes))
