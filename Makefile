@@ -52,7 +52,7 @@ seed-from-gen-demo: install $(ENV_FILE) ## generate and load into DATABASE_URL_D
 
 seed-from-gen-test: install $(ENV_FILE) ## generate and load into DATABASE_URL_TEST (created if missing)
 	$(BIN)/seedgen generate genonaut --force --out seed-data/sets/genonaut-make
-	$(BIN)/seedgen load seed-data/sets/genonaut-make --database-url "$(call env_get,DATABASE_URL_TEST)" --create-database --create-schema
+	$(BIN)/seedgen load seed-data/sets/genonaut-make --database-url "$(call env_get,DATABASE_URL_TEST)" --create-database --create-schema --force
 
 clean: ## remove generated sets and caches (not .venv)
 	rm -rf seed-data/sets .pytest_cache .ruff_cache

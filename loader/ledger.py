@@ -2,14 +2,21 @@
 
 Its tables live in schema ``seedgen``:
 
-- ``seedgen.loads``: one row per load: the set's identity (dataset, seed, manifest checksum), its
+- ``seedgen.loads``: one row per load: the set's identity (dataset, seed and, in the column
+  ``manifest_sha256``, ``seedgen.manifest.set_identity``: a hash of the set's content, so a
+  regenerated identical set is the same set; ledgers written before hold the checksum of the
+  manifest file, which ``latest`` still matches), its
   directory, rows and key ranges per table, and a status: ``running`` until every object is
   restored and the counts check, then ``complete``; ``rolled_back`` after an error was undone;
   ``repaired`` after ``seedgen repair`` restored the objects of an abandoned load; ``reset``
   after ``seedgen reset`` removed its rows.
 - ``seedgen.saved_objects``: every index, constraint and trigger the load dropped, with the
-  definition captured *before* the drop and whether it has been restored. Written and committed
-  before anything is dropped, never deleted: ``seedgen verify`` compares against it later.
+  definition captured *before* the drop, whether it is back (``restored``: set false in the
+  transaction that drops it, true in the one that rebuilds it) and ``printed``, what PostgreSQL
+  printed for the object seedgen rebuilt (it may spell an expression differently from the text it
+  was built from; ``loader.objects`` compares both). Written and committed before anything is
+  dropped, never deleted: ``seedgen verify`` compares against it later. ``loader.restore`` does
+  not trust the flag to know what is missing: it asks the catalog.
 - ``seedgen.loaded_shards``: a row per shard, inserted in the same transaction as its COPY, so a
   shard is loaded exactly once whatever crashes when.
 - ``seedgen.merged_tables`` (``--append``): a row per table merged from staging, committed with
@@ -23,6 +30,7 @@ Its tables live in schema ``seedgen``:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +95,7 @@ _DDL = [
         existing_key text
     )""",
     "CREATE INDEX IF NOT EXISTS conflicts_load ON seedgen.conflicts (load_id, table_name)",
+    "ALTER TABLE seedgen.saved_objects ADD COLUMN IF NOT EXISTS printed text",
 ]
 
 
@@ -116,15 +125,17 @@ def exists(cur: psycopg.Cursor) -> bool:
     return relation_exists(cur, "seedgen", "loads")
 
 
-def latest(cur: psycopg.Cursor, checksum: str | None = None) -> LoadRow | None:
-    """The newest load (of one set, if ``checksum``) that is not rolled back."""
+def latest(cur: psycopg.Cursor, identity: str | Sequence[str] | None = None) -> LoadRow | None:
+    """The newest load (of one set, if ``identity``: any of its identities) that is not rolled
+    back or reset."""
     if not exists(cur):
         return None
+    ids = [identity] if isinstance(identity, str) else None if identity is None else list(identity)
     row = cur.execute(
         _LOAD_ROW + "WHERE status NOT IN ('rolled_back', 'reset') "
-        "AND (%(sha)s::text IS NULL OR manifest_sha256 = %(sha)s) "
+        "AND (%(ids)s::text[] IS NULL OR manifest_sha256 = ANY(%(ids)s)) "
         "ORDER BY id DESC LIMIT 1",
-        {"sha": checksum},
+        {"ids": ids},
     ).fetchone()
     return LoadRow(*row) if row else None
 
@@ -185,29 +196,70 @@ def start(
     return load_id
 
 
-def saved(cur: psycopg.Cursor, load_id: int, *, pending_only: bool = False) -> Snapshot:
-    """The objects a load dropped (only those not yet restored, with ``pending_only``)."""
+def saved(cur: psycopg.Cursor, load_id: int) -> Snapshot:
+    """The objects a load dropped, with what PostgreSQL printed for those seedgen rebuilt.
+
+    Whether each is there now is the catalog's to say (``loader.objects``), not the flag's.
+    """
     snap = Snapshot()
-    for kind, schema, table, name, definition, detail in cur.execute(
-        "SELECT kind, schema_name, table_name, name, definition, detail "
-        "FROM seedgen.saved_objects WHERE load_id = %s AND (NOT %s OR NOT restored) ORDER BY ord",
-        (load_id, pending_only),
+    for kind, schema, table, name, definition, detail, printed in cur.execute(
+        "SELECT kind, schema_name, table_name, name, definition, detail, "
+        "to_jsonb(s) ->> 'printed' "  # no column error on a ledger written before it existed
+        "FROM seedgen.saved_objects s WHERE load_id = %s ORDER BY ord",
+        (load_id,),
     ):
         if kind == "index":
-            snap.indexes.append(Index(schema, table, name, definition))
+            snap.indexes.append(Index(schema, table, name, definition, printed))
         elif kind == "constraint":
-            snap.constraints.append(Constraint(schema, table, name, detail, definition))
+            snap.constraints.append(Constraint(schema, table, name, detail, definition, printed))
         else:
             snap.triggers.append(Trigger(schema, table, name, detail))
     return snap
 
 
-def mark_restored(cur: psycopg.Cursor, load_id: int, schema: str, table: str, name: str) -> None:
+def mark_restored(
+    cur: psycopg.Cursor,
+    load_id: int,
+    schema: str,
+    table: str,
+    name: str,
+    printed: str | None = None,
+) -> None:
+    """The object is back; ``printed``: how PostgreSQL prints it, if seedgen just built it."""
     cur.execute(
-        "UPDATE seedgen.saved_objects SET restored = true WHERE load_id = %s AND schema_name = %s "
-        "AND table_name = %s AND name = %s",
-        (load_id, schema, table, name),
+        "UPDATE seedgen.saved_objects SET restored = true, printed = coalesce(%s, printed) "
+        "WHERE load_id = %s AND schema_name = %s AND table_name = %s AND name = %s",
+        (printed, load_id, schema, table, name),
     )
+
+
+def mark_dropped(cur: psycopg.Cursor, load_id: int, snap: Snapshot) -> None:
+    """In the transaction that drops (or disables) them: these objects are no longer there."""
+    objects: list[Index | Constraint | Trigger] = [*snap.indexes, *snap.constraints, *snap.triggers]
+    cur.execute(
+        "UPDATE seedgen.saved_objects SET restored = false, printed = NULL WHERE load_id = %s "
+        "AND (schema_name, table_name, name) IN (SELECT * FROM unnest(%s::text[], %s::text[], "
+        "%s::text[]))",
+        (
+            load_id,
+            [o.schema for o in objects],
+            [o.table for o in objects],
+            [o.name for o in objects],
+        ),
+    )
+
+
+def set_tables(cur: psycopg.Cursor, load_id: int) -> list[tuple[str, str]]:
+    """The load's tables (schema, name), parents first (the manifest's order, kept by the plan;
+    a ledger from before plans existed: its tables in name order)."""
+    row = cur.execute(
+        "SELECT tables, coalesce(to_jsonb(l) -> 'plan', '[]') FROM seedgen.loads l WHERE id = %s",
+        (load_id,),
+    ).fetchone()
+    assert row is not None
+    tables, plans = dict(row[0]), list(row[1])
+    order = [p["table"] for p in sorted(plans, key=lambda p: p["position"])] or sorted(tables)
+    return [(str(tables[name]["schema"]), name) for name in order]
 
 
 def loaded_shards(cur: psycopg.Cursor, load_id: int) -> dict[tuple[str, int], int]:

@@ -26,7 +26,7 @@ from loader.session import connect, lock
 from loader.target import parse_target
 from loader.verify import verify_set
 from seedgen.errors import SafetyError, SchemaMismatchError
-from seedgen.manifest import Manifest, TableSpec, manifest_checksum
+from seedgen.manifest import Manifest, TableSpec, set_identities
 from seedgen.progress import Reporter, Write, as_reporter
 
 Scope = Literal["all", "facts", "dimensions"]
@@ -65,7 +65,7 @@ def reset_set(
     manifest = verify_set(set_dir)
     with connect(target) as ctl:
         lock(ctl)
-        entry = ledger.latest(ctl.cursor(), manifest_checksum(manifest))
+        entry = ledger.latest(ctl.cursor(), set_identities(manifest))
         if entry is None:
             raise SchemaMismatchError(
                 f"the ledger of {target.dbname} has no load of this set",

@@ -199,9 +199,9 @@ def repair(
     allow_any_name: bool = typer.Option(False, "--allow-any-name", help="see `load`"),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="see `load`"),
 ) -> None:
-    """Restore every index, constraint and trigger an unfinished load dropped, loading nothing.
+    """Undo an unfinished initial load (its rows removed, every dropped object rebuilt).
 
-    Rows the interrupted load had committed stay; `seedgen load --resume` is the other way out.
+    An unfinished --append keeps the tables it merged; `seedgen load --resume` is the other way.
     Example: seedgen repair --database-url postgresql://localhost/app_demo
     """
     from loader.load import repair as run

@@ -152,6 +152,28 @@ def manifest_checksum(manifest: Manifest) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def set_identity(manifest: Manifest) -> str:
+    """What makes two sets the same set: a sha256 of their content.
+
+    Dataset, seed, format, config, extensions, DDL and every table's spec with its shards' row
+    ranges, row counts and sha256. Not ``created_at``, ``versions`` (of tools), shard file names
+    or sizes, nor ``manifest_version``: a set regenerated identically (same shard checksums) has
+    the same identity, so ``load`` says it is loaded and ``load --force``/``reset`` accept it.
+    """
+    data = manifest.model_dump(mode="json", exclude={"created_at", "versions", "manifest_version"})
+    for table in data["tables"]:
+        for shard in table["shards"]:
+            del shard["file"], shard["bytes"]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(b"seedgen set identity 1\0" + text.encode()).hexdigest()
+
+
+def set_identities(manifest: Manifest) -> tuple[str, str]:
+    """Every identity a ledger may hold for this set: ``set_identity``, and the manifest
+    checksum that seedgen recorded before it (``seedgen.loads.manifest_sha256``)."""
+    return (set_identity(manifest), manifest_checksum(manifest))
+
+
 def write_manifest(set_dir: Path, manifest: Manifest) -> Path:
     """Write ``manifest.json`` atomically (temp file + ``os.replace``)."""
     path = set_dir / MANIFEST_NAME
