@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import tempfile
 import time
 import uuid
@@ -150,10 +151,11 @@ def _probe(conn: psycopg.Connection, op: str) -> int:
     return int(conn.execute(query).fetchone()[0])
 
 
-def _wait_for_writes(url: str, op: str, proc: object) -> bool:
+def _wait_for_writes(url: str, op: str, proc: subprocess.Popen[str]) -> bool:
+    """Wait until ``op`` has written something; False if it exited first."""
     with psycopg.connect(url, autocommit=True) as conn:
         start_value = _probe(conn, op)
-        while proc.poll() is None:  # type: ignore[attr-defined]
+        while proc.poll() is None:
             if _probe(conn, op) != start_value:
                 return True
             time.sleep(0.02)
@@ -179,7 +181,11 @@ def interrupt(op: Op, world: World, url: str, cut: tuple[str, object]) -> Run:
     return Run(argv, proc.returncode, out, err, str(where) if env else None, sent)
 
 
-def landed(op: Op, killed: Run, before: Fingerprint, after: Fingerprint) -> bool:
+def landed(
+    op: Op, killed: Run, before: Fingerprint, after: Fingerprint, whole: Fingerprint
+) -> bool:
+    """Died of the signal, leaving the operation unfinished: a running load, or objects missing
+    against ``whole`` (a repair that completed before the signal did not land)."""
     died = killed.returncode == -signal.SIGKILL or (
         killed.signal_sent == "SIGINT" and killed.returncode != 0
     )
@@ -187,7 +193,7 @@ def landed(op: Op, killed: Run, before: Fingerprint, after: Fingerprint) -> bool
         return False
     if op.name == "reset":  # one transaction: the fail point fired inside it, nothing committed
         return killed.failpoint is not None and after.claims == before.claims
-    return bool(after.running) or after.objects != before.objects
+    return bool(after.running) or after.objects != whole.objects
 
 
 def measure(op: Op, world: World) -> str:
@@ -361,7 +367,7 @@ def scenario(world: World, number: int) -> Outcome:
             after = fingerprint(url, world.labels)
             story = f"scenario {number}: {op.name} of set {op.label}, {cut[0]} {cut[1]}"
             story += f" ({len(misses)} missed before)" if misses else ""
-            if not landed(op, killed, before, after):
+            if not landed(op, killed, before, after, world.refs["RA"]):
                 misses.append(f"{cut[0]} {cut[1]} (exit {killed.returncode})")
                 continue
             recovery = Recovery(world, op, url, rng)
