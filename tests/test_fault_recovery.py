@@ -19,8 +19,8 @@ unfinished. Last, the first printed command that completes, round after round, m
 uninterrupted run's state or the state before the set — a hint that leads back to itself fails.
 
 ``make test``: 30 landed scenarios, fixed seed. ``make test-deep`` (``SEEDGEN_DEEP=1``): 200,
-random seed. ``SEEDGEN_FAULT_SEED``, ``SEEDGEN_FAULT_SCENARIOS`` and ``SEEDGEN_FAULT_ONLY`` (one
-scenario number) reproduce a failure; the failure message prints them.
+random seed. ``SEEDGEN_FAULT_SEED``, ``SEEDGEN_FAULT_SCENARIOS`` and ``SEEDGEN_FAULT_ONLY``
+(scenario numbers, comma-separated) reproduce a failure; the failure message prints them.
 """
 
 from __future__ import annotations
@@ -467,7 +467,7 @@ def _check_references(world: World) -> None:
 
 
 def test_kill_anywhere_then_follow_the_printed_commands(world: World) -> None:
-    numbers = [int(ONLY)] if ONLY else range(SCENARIOS)
+    numbers = [int(n) for n in ONLY.split(",")] if ONLY else range(SCENARIOS)
     print(f"\nfault scenarios: SEEDGEN_FAULT_SEED={SEED}, {len(numbers)} scenario(s)")
     with ThreadPoolExecutor(WORKERS) as pool:
         outcomes = list(pool.map(lambda n: scenario(world, n), numbers))
