@@ -33,8 +33,9 @@ test: install ## run the test suite against a real PostgreSQL (local, SEEDGEN_TE
 test-deep: install ## the fault-injection test with 200 scenarios and a random seed (printed)
 	SEEDGEN_DEEP=1 $(BIN)/pytest tests/test_fault_recovery.py -s -q
 
-lint: install ## ruff
+lint: install ## ruff and mypy --strict (product code)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install $(ENV_FILE) ## generation + load timings vs psql \copy + hand-run index builds
 	$(BIN)/python bench/bench.py

@@ -14,7 +14,7 @@ import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from sqlalchemy import MetaData
@@ -41,7 +41,7 @@ class TableGen:
     shared_keys: tuple[str, ...] = ()
     # What ``--append`` does with a row whose unique column (not its key) matches an existing
     # row: "drop" it and the rows that reference it, or "remap" its references to that row.
-    on_conflict: str = "drop"
+    on_conflict: Literal["drop", "remap"] = "drop"
     # References the schema does not enforce (see ``seedgen.manifest.ReferenceSpec``).
     references: tuple[ReferenceSpec, ...] = ()
 

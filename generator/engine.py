@@ -134,6 +134,10 @@ def _commit(partial: Path, out: Path) -> None:
         os.rename(partial, out)
 
 
+_Job = tuple[str, int, int, int]  # table, shard number, first row, stop row
+_Payload = tuple[str, dict[str, Any], dict[str, Any]]  # dataset name, settings, context
+
+
 def _run_shards(
     req: Request, plan: Plan, set_dir: Path, echo: Reporter
 ) -> dict[str, list[ShardSpec]]:
@@ -146,14 +150,14 @@ def _run_shards(
     by_table: dict[str, dict[int, ShardSpec]] = {t.name: {} for t in plan.tables}
     progress = _Progress(plan, echo)
     workers = min(settings.workers(), len(jobs))
-    payload = (req.dataset, settings.model_dump(mode="json"), plan.dataset.context)
+    payload: _Payload = (req.dataset, settings.model_dump(mode="json"), plan.dataset.context)
     if workers <= 1:
         for job in jobs:
             by_table[job[0]][job[1]] = shard = _build_shard(payload, str(set_dir), job)
             progress.done(job[0], shard)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            pending: dict[Future[ShardSpec], tuple] = {}
+            pending: dict[Future[ShardSpec], _Job] = {}
             queue = list(reversed(jobs))
             try:
                 while queue or pending:
@@ -203,7 +207,7 @@ def _worker_plan(
     return dataset, {t.name: t for t in resolve_plan(dataset).tables}
 
 
-def _build_shard(payload: tuple, set_dir: str, job: tuple[str, int, int, int]) -> ShardSpec:
+def _build_shard(payload: _Payload, set_dir: str, job: _Job) -> ShardSpec:
     """Runs in a worker: build and write one shard."""
     name, settings, context = payload
     dataset, plans = _worker_plan(name, json.dumps(settings), json.dumps(context, sort_keys=True))

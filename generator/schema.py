@@ -8,6 +8,7 @@ equality, and each gets the Arrow type the shards store it as.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import MetaData, Table
@@ -18,7 +19,7 @@ from sqlalchemy.types import TypeEngine
 from seedgen.errors import SpecError
 from seedgen.manifest import ColumnSpec
 
-_DIALECT = postgresql.dialect()
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
 
 _PG_NAMES = {
     "INTEGER": "integer",
@@ -53,7 +54,7 @@ _ARROW = {
 }
 
 
-def pg_type(sqltype: TypeEngine) -> str:
+def pg_type(sqltype: TypeEngine[Any]) -> str:
     """The ``format_type`` spelling of a SQLAlchemy type compiled for PostgreSQL."""
     compiled = sqltype.compile(dialect=_DIALECT)
     match = re.fullmatch(r"([A-Z ]+?)\s*(\(([\d, ]+)\))?", compiled)

@@ -227,9 +227,9 @@ def next_value(cur: psycopg.Cursor, schema: str, name: str) -> int:
     return last + 1 if called else last
 
 
-def drop_statements(snap: Snapshot) -> list[sql.Composable]:
+def drop_statements(snap: Snapshot) -> list[sql.SQL | sql.Composed]:
     """FKs first (they may reference unique constraints), then constraints, then indexes."""
-    out: list[sql.Composable] = []
+    out: list[sql.SQL | sql.Composed] = []
     for con in sorted(snap.constraints, key=lambda c: c.kind != "f"):
         out.append(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
@@ -247,9 +247,9 @@ def drop_statements(snap: Snapshot) -> list[sql.Composable]:
     return out
 
 
-def rebuild_statements(snap: Snapshot) -> list[sql.Composable]:
+def rebuild_statements(snap: Snapshot) -> list[sql.SQL | sql.Composed]:
     """What restoring ``snap`` runs (``loader.restore`` executes the same statements)."""
-    out: list[sql.Composable] = [sql.SQL(idx.definition) for idx in snap.indexes]
+    out: list[sql.SQL | sql.Composed] = [sql.SQL(idx.definition) for idx in snap.indexes]
     out += [
         add_constraint_statement(c) for c in sorted(snap.constraints, key=lambda c: c.kind == "f")
     ]

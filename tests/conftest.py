@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -91,7 +92,7 @@ def fetch(url: str, query: str, params: tuple | dict = ()) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-def scalar(url: str, query: str, params: tuple = ()) -> object:
+def scalar(url: str, query: str, params: tuple = ()) -> Any:
     return fetch(url, query, params)[0][0]
 
 

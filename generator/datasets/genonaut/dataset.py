@@ -21,6 +21,7 @@ item i), never looked up.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -200,7 +201,8 @@ class GenonautDataset(Dataset):
         idx = np.arange(start, stop, dtype=np.int64)
         if table in CONTENT:
             return self._content(table, idx)
-        return getattr(self, f"_{table}")(idx)
+        builder: Callable[[NDArray[np.int64]], dict[str, pa.Array]] = getattr(self, f"_{table}")
+        return builder(idx)
 
     # ------------------------------------------------------------------ shared pure functions
 
@@ -243,7 +245,9 @@ class GenonautDataset(Dataset):
         other = self.stream(table, "creator_id").integers(idx, 1, self.n["users"] - 1)
         return np.where(is_admin, 0, other)
 
-    def item_tags(self, table: str, idx: NDArray[np.int64]) -> tuple[NDArray, NDArray]:
+    def item_tags(
+        self, table: str, idx: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
         s = self.settings
         return col.sample_lists(
             self.stream(table, "tags"),

@@ -10,6 +10,8 @@ app (not in the DDL) are not declared here: the generator writes those values it
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -36,7 +38,7 @@ metadata = MetaData()
 CONTENT_SEQ = Sequence("content_items_id_seq", start=3000000, metadata=metadata)
 
 
-def _ts(name: str, nullable: bool = False) -> Column:
+def _ts(name: str, nullable: bool = False) -> Column[Any]:
     return Column(name, DateTime(timezone=False), nullable=nullable)
 
 
@@ -74,7 +76,7 @@ tags = Table(
 )
 
 
-def _content_columns(source_default: str | None, private_default: str) -> list[Column]:
+def _content_columns(source_default: str | None, private_default: str) -> list[Column[Any]]:
     id_default = None if source_default is None else text("nextval('content_items_id_seq')")
     source = (
         Column("source_type", Text, nullable=False)
