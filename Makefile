@@ -7,7 +7,7 @@ ENV_FILE := env/.env
 # The process environment wins over env/.env, as usual.
 env_get = $${$(1):-$$(sed -n 's/^$(1)=//p' $(ENV_FILE) | tail -n 1)}
 
-.PHONY: help install demo test lint bench bench-load bench-append seed-from-gen-demo seed-from-gen-test clean
+.PHONY: help install demo test test-deep lint bench bench-load bench-append seed-from-gen-demo seed-from-gen-test clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ demo: install $(ENV_FILE) ## generate the default genonaut set and load it into 
 
 test: install ## run the test suite against a real PostgreSQL (local, SEEDGEN_TEST_DSN or embedded)
 	$(BIN)/pytest
+
+test-deep: install ## the suite with SEEDGEN_DEEP=1: 200 fault scenarios (random seed, printed), 20x property examples, more spec examples
+	SEEDGEN_DEEP=1 SEEDGEN_SPEC_EXAMPLES=100 $(BIN)/pytest -q
 
 lint: install ## ruff and mypy --strict (product code)
 	$(BIN)/ruff check .

@@ -1,7 +1,9 @@
 """Fail points for crash tests: ``SEEDGEN_FAILPOINT=<name>[:<n>]`` SIGKILLs the loader there.
 
-Unset (always, outside tests) this costs one dictionary lookup per call. ``<n>`` makes the
+Unset (always, outside tests) this costs two dictionary lookups per call. ``<n>`` makes the
 point fire on its n-th hit (default 1), e.g. ``copy-batch:3`` dies inside the third COPY batch.
+``SEEDGEN_FAILPOINT_TRACE=<file>`` appends the name of every point passed, one per line, so a
+test can list every place (and hit count) an uninterrupted run offers to kill it at.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ _lock = threading.Lock()
 
 
 def point(name: str) -> None:
+    trace = os.environ.get("SEEDGEN_FAILPOINT_TRACE")
+    if trace:
+        with _lock, open(trace, "a", encoding="utf-8") as out:
+            out.write(name + "\n")
     spec = os.environ.get("SEEDGEN_FAILPOINT")
     if not spec:
         return

@@ -12,7 +12,8 @@ could not be validated (the repair would fail, and so would every retry).
 An **append** merges table by table, parents first, each table complete in its own transaction,
 so the rows it merged satisfy every foreign key: repairing it keeps them (``seedgen reset SET
 --confirm`` removes them), drops its staging tables (rows staged but not merged were never in
-the user's tables), rebuilds the objects and marks it ``repaired``.
+the user's tables), rebuilds the objects, moves the sequences past the kept keys and marks it
+``repaired``.
 
 Either way repair succeeds only if every saved object is then present, valid and the same as
 saved (``loader.restore.require``); otherwise nothing of it is kept and the error names the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from loader import append, ledger
+from loader import append, catalog, ledger
 from loader.append import TablePlan
 from loader.restore import restore, serial
 from loader.session import connect, lock
@@ -87,6 +88,9 @@ def _close_append(ctl: psycopg.Connection, load: ledger.LoadRow, echo: Reporter)
         append.drop_work_tables(cur, load.id, plans, keys=False)
         merged = ledger.merged(cur, load.id)
         rows = sum(inserted for inserted, _ in merged.values())
+        # the merged rows stay, so the sequences their keys used move past them, as a finished
+        # load's do: the application's next insert must not collide with them
+        catalog.reset_sequences(cur, catalog.sequence_uses(cur, ledger.set_tables(cur, load.id)))
         ledger.finish(cur, load.id, "repaired")
     echo.summary(
         f"repaired load {load.id}: {restored} object(s) rebuilt, every saved object is back as "

@@ -25,7 +25,7 @@ from typing import Literal
 
 import psycopg
 
-from loader import append, ledger, reset_fast, reset_guard
+from loader import append, faults, ledger, reset_fast, reset_guard
 from loader.append import TablePlan
 from loader.reset_keys import Keys, keep_shared, stage_keys
 from loader.session import connect, lock, pg_message
@@ -152,11 +152,12 @@ class _Reset:
         for table in reversed(self.tables):
             if table.name in out.truncated:
                 out.counts[table.name] = owning.matched[table.name]
-                continue
-            key = keys[table.name]
-            out.counts[table.name] = append.delete_by_keys(
-                cur, table.qualified, key.name, key.columns, dry_run=self.dry_run
-            )
+            else:
+                key = keys[table.name]
+                out.counts[table.name] = append.delete_by_keys(
+                    cur, table.qualified, key.name, key.columns, dry_run=self.dry_run
+                )
+            faults.point("reset-table")
 
     def _record(
         self,

@@ -155,6 +155,7 @@ def _constraint_task(load_id: int, con: catalog.Constraint) -> Task:
                     what,
                 )
             _mark_built(cur, load_id, con)
+        faults.point("after-constraint")
 
     return task
 

@@ -94,6 +94,25 @@ def test_repair_of_an_append_killed_while_staging(tmp_path: Path, make_db) -> No
     assert verify_database(b, url, echo=quiet).problems == []
 
 
+def test_repair_of_a_merged_append_moves_the_sequences_past_its_rows(
+    tmp_path: Path, make_db
+) -> None:
+    """Found by the fault test: the merged rows stay, so the app's next insert must not collide."""
+    a, b = make_set(tmp_path / "a"), make_set(tmp_path / "b", seed=43, key_offset=100_000)
+    url = make_db()
+    load_set(a, url, echo=quiet)
+    _killed(b, url, "after-rebuild:1", "--append")
+    code, err = _cli("repair", "--database-url", url)
+    assert code == 0, err
+    assert scalar(url, "SELECT max(id) FROM generation_jobs") > 100_000
+    for table, column in (("generation_jobs", "id"), ("content_items_all", "id")):
+        top = scalar(url, f"SELECT max({column}) FROM {table}")
+        seq = scalar(url, f"SELECT pg_get_serial_sequence('{table}', '{column}')") or (
+            "public.content_items_id_seq"
+        )
+        assert scalar(url, f"SELECT last_value FROM {seq}") >= top, (table, seq)
+
+
 def test_a_stale_restored_flag_does_not_hide_a_missing_object(small_set: Path, make_db) -> None:
     """The ledger's flag claims every object restored; the catalog says they are dropped."""
     url = make_db()
