@@ -64,7 +64,12 @@ def verify_database(
         raise LoadError(f"cannot verify {target}: {pg_message(exc)}") from None
     for problem in report.problems:
         echo.summary(f"FAIL {problem}")
-    echo.summary(f"verify: {report.checks - len(report.problems)}/{report.checks} checks passed")
+    echo.summary(
+        f"verify: {report.checks - len(report.problems)}/{report.checks} checks passed",
+        kind="verify",
+        checks=report.checks,
+        problems=report.problems,
+    )
     return report
 
 

@@ -611,13 +611,26 @@ def _check_counts(cur: psycopg.Cursor, manifest: Manifest) -> None:
 
 def _summary(report: LoadReport, echo: Reporter, *, failed: bool) -> None:
     total = sum(report.rows.values())
+    fields = {
+        "kind": "load",
+        "failed": failed,
+        "rolled_back": report.rolled_back,
+        "load_id": report.load_id,
+        "rows": report.inserted or report.rows,
+        "elapsed": round(report.elapsed, 3),
+        "timings": {k: round(v, 3) for k, v in report.timings.items()},
+        "sequences": dict(report.sequences),
+        "left_out": report.left_out,
+    }
     if failed:
-        echo.summary(f"load FAILED after {report.elapsed:.1f}s; rows copied before the failure:")
+        echo.summary(
+            f"load FAILED after {report.elapsed:.1f}s; rows copied before the failure:", **fields
+        )
     else:
         steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
         if report.inserted:
             total = sum(report.inserted.values())
-        echo.summary(f"loaded {total:,} rows in {report.elapsed:.1f}s ({steps})")
+        echo.summary(f"loaded {total:,} rows in {report.elapsed:.1f}s ({steps})", **fields)
     for name, rows in report.rows.items():
         if name in report.inserted:
             left = ", ".join(f"{n:,} {why}" for why, n in sorted(report.left_out[name].items()))

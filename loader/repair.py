@@ -75,7 +75,12 @@ def _undo_initial(ctl: psycopg.Connection, load: ledger.LoadRow, echo: Reporter)
         f"repaired load {load.id}: undone, {removed:,} row(s) it had committed removed and "
         f"{restored} object(s) rebuilt; every saved object is back as saved and the database "
         f"is as it was before the load. Load the set with `seedgen load {load.set_dir} "
-        "--database-url URL`"
+        "--database-url URL`",
+        kind="repair",
+        load_id=load.id,
+        outcome="undone",
+        restored=restored,
+        rows_removed=removed,
     )
     return restored
 
@@ -95,7 +100,12 @@ def _close_append(ctl: psycopg.Connection, load: ledger.LoadRow, echo: Reporter)
     echo.summary(
         f"repaired load {load.id}: {restored} object(s) rebuilt, every saved object is back as "
         f"saved; the {len(merged)} table(s) ({rows:,} rows) it had merged remain "
-        f"(`seedgen reset {load.set_dir} --database-url URL --confirm` removes them)"
+        f"(`seedgen reset {load.set_dir} --database-url URL --confirm` removes them)",
+        kind="repair",
+        load_id=load.id,
+        outcome="closed",
+        restored=restored,
+        rows_kept={table: inserted for table, (inserted, _) in merged.items()},
     )
     return restored
 

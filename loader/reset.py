@@ -202,7 +202,15 @@ def _report(
     echo.summary(
         f"{'dry run: would delete' if dry_run else 'reset: deleted'} "
         f"{sum(out.counts.values()):,} rows of set {manifest.dataset} (seed {manifest.seed}), "
-        f"scope {scope}"
+        f"scope {scope}",
+        kind="reset",
+        load_id=out.load_id,
+        rows=out.counts,
+        truncated=sorted(out.truncated),
+        kept=out.kept,
+        scope=scope,
+        dry_run=dry_run,
+        remaining=list(out.remaining),
     )
     if out.empty_referrers:
         echo.detail(

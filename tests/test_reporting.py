@@ -8,7 +8,7 @@ from pathlib import Path
 from generator.engine import Request, generate
 from seedgen.manifest import read_manifest
 from seedgen.progress import JsonReporter, TtyReporter
-from tests.conftest import SMALL
+from tests.conftest import SMALL, seedgen
 
 
 class Capture:
@@ -62,3 +62,25 @@ def test_generate_summary_carries_fields(tmp_path: Path) -> None:
     assert summary["rows"]["users"] == 60 and summary["rows"]["content_items"] == 400
     assert sum(summary["rows"].values()) == int(summary["message"].split()[1].replace(",", ""))
     assert summary["elapsed"] >= 0 and summary["shards"]["users"] == 1
+
+
+def test_load_verify_reset_summaries_carry_fields(small_set: Path, make_db) -> None:
+    """--log-json: each command's closing summary has its numbers as fields, not only text."""
+    url = make_db()
+    manifest = read_manifest(small_set)
+    s, db = str(small_set), ("--database-url", url)
+    for args, kind in (
+        (("load", s, *db), "load"),
+        (("verify", s, *db), "verify"),
+        (("reset", s, *db, "--confirm"), "reset"),
+    ):
+        done = seedgen("--log-json", *args)
+        assert done.returncode == 0, done.stderr
+        events = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+        summary = next(e for e in events if e["event"] == "summary" and e.get("kind") == kind)
+        if kind == "verify":
+            assert summary["problems"] == [] and summary["checks"] > 0
+        else:
+            assert summary["rows"] == {t.name: t.rows for t in manifest.tables}, summary
+        if kind == "load":
+            assert summary["failed"] is False and set(summary["timings"]) >= {"copy", "rebuild"}
