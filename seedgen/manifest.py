@@ -240,6 +240,11 @@ def read_manifest(set_dir: Path) -> Manifest:
             else "point at a directory written by `seedgen generate`"
         )
         raise ManifestError(f"{set_dir}: no {MANIFEST_NAME}, not a complete shard set", hint=hint)
+    if not path.resolve().is_relative_to(Path(set_dir).resolve()):
+        raise ManifestError(
+            f"{path} is a link to a file outside the set ({path.resolve()})",
+            hint="copy the set with its real manifest.json, not a link to another one",
+        )
     raw = read_json(path)
     version = raw.get("manifest_version") if isinstance(raw, dict) else None
     if type(version) is not int:  # bool is an int to isinstance: `true` is not version 1

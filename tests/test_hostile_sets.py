@@ -195,6 +195,16 @@ def test_shard_paths_stay_inside_the_set(
     assert_refused(db(), set_dir, message)
 
 
+def test_a_manifest_linked_from_outside_the_set_is_refused(
+    base_sets: dict[str, Path], tmp_path: Path, db
+) -> None:
+    set_dir = hostile(base_sets["parquet"], tmp_path, lambda raw, set_dir: None)
+    elsewhere = tmp_path / "elsewhere.json"
+    (set_dir / MANIFEST_NAME).rename(elsewhere)
+    os.symlink(elsewhere, set_dir / MANIFEST_NAME)
+    assert_refused(db(), set_dir, r"manifest\.json is a link to a file outside the set")
+
+
 # ----------------------------------------------------------------------------- manifest
 
 
