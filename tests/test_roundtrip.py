@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from loader.verify import verify_set
+from loader.setcheck import verify_set
 from psycopg import sql
 
 from loader.load import load_set
