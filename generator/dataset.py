@@ -51,6 +51,9 @@ class Dataset(ABC):
     name: str
     settings_model: ClassVar[type[GenerateSettings]]
     config_sections: ClassVar[tuple[str, ...]]
+    # True when the dataset's own input (a spec file) carries its settings, so a config.json
+    # without its section is normal and not worth a notice.
+    config_optional: ClassVar[bool] = False
     metadata: MetaData
     extensions: ClassVar[list[str]] = []
 

@@ -64,7 +64,11 @@ def load_dataset(req: Request, echo: Echo | None = None) -> Dataset:
     """
     cls = dataset_class(req.dataset)
     section = read_config_section(
-        req.config_path, cls.config_sections, known_config_sections(), req.dataset, echo
+        req.config_path,
+        cls.config_sections,
+        known_config_sections(),
+        req.dataset,
+        None if cls.config_optional else echo,
     )
     where = f"{req.config_path or 'config.json'} [{cls.config_sections[0]}] or its --flag"
     settings = build_settings(cls.settings_model, section, req.overrides, where)

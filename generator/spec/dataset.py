@@ -121,6 +121,7 @@ class SpecDataset(Dataset):
     name = "spec"
     settings_model = GenerateSettings
     config_sections = ("spec",)
+    config_optional = True  # the spec file and the flags are its settings
     metadata = MetaData()
 
     def __init__(self, settings: GenerateSettings, context: dict[str, Any]) -> None:
