@@ -77,6 +77,9 @@ def generate(
     env_file: Path = typer.Option(DEFAULT_ENV_FILE, "--env-file", help="dotenv file"),
     dry_run: bool = typer.Option(False, "--dry-run", help="validate and print the plan only"),
     force: bool = typer.Option(False, "--force", help="replace an existing set at --out"),
+    like: Path | None = typer.Option(
+        None, "--like", help="a set to compare Faker versions with (spec datasets)"
+    ),
 ) -> None:
     """Write a shard set (Parquet/CSV shards + manifest.json) for DATASET or a spec.
 
@@ -101,9 +104,15 @@ def generate(
                 config=config,
                 dry_run=dry_run,
                 force=force,
+                like=like,
                 echo=_echo(),
             )
             return
+        if like is not None:
+            raise ConfigError(
+                "--like compares a spec's Faker-backed columns; DATASET has no spec",
+                hint="seedgen generate --spec FILE --like SET",
+            )
         overrides = parse_overrides(dataset_class(dataset).settings_model, list(ctx.args))
         req = Request(dataset, config, overrides, env_file)
         if out is None:
