@@ -7,7 +7,7 @@ ENV_FILE := env/.env
 # The process environment wins over env/.env, as usual.
 env_get = $${$(1):-$$(sed -n 's/^$(1)=//p' $(ENV_FILE) | tail -n 1)}
 
-.PHONY: help install demo test test-deep lint bench bench-load bench-append seed-from-gen-demo seed-from-gen-test clean
+.PHONY: help install demo test test-deep lint bench bench-spec bench-load bench-append seed-from-gen-demo seed-from-gen-test clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ lint: install ## ruff and mypy --strict (product code)
 
 bench: install $(ENV_FILE) ## generation + load timings vs psql \copy + hand-run index builds
 	$(BIN)/python bench/bench.py
+
+bench-spec: install $(ENV_FILE) ## zero-spec generation rows/s per core: narrow and wide inferred tables vs genonaut
+	$(BIN)/python bench/bench_spec.py --runs 3
 
 bench-load: install $(ENV_FILE) ## seedgen load vs psql \copy + hand-run DDL: genonaut set, then narrow content_tags (6M rows)
 	$(BIN)/python bench/bench.py --load-only --runs 3

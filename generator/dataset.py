@@ -1,4 +1,4 @@
-"""What a dataset provides to the engine, and the registry of built-in datasets.
+"""What a dataset provides to the engine, and the registry of datasets.
 
 A dataset is a class with a settings model (its keys in ``config.json``), SQLAlchemy metadata,
 and one ``TableGen`` per generated table: how many driving rows, which columns it produces and
@@ -6,6 +6,13 @@ a pure ``build(table, start, stop)`` that returns those columns for rows ``[star
 Datasets are constructed in the parent process once (``resolve_context`` reads env/.env there,
 so errors surface before any worker starts) and again inside each worker from the same
 settings and context, which are plain data.
+
+Datasets register under the entry point group ``seedgen.datasets`` (``name = "pkg.mod:Class"``
+in a package's ``[project.entry-points."seedgen.datasets"]``), so a user's package can ship its
+own; seedgen's ``pyproject.toml`` registers ``genonaut`` and ``spec`` the same way. ``BUILTIN``
+repeats those two and is the fallback when seedgen's own package metadata is missing or stale
+(a source checkout on ``PYTHONPATH``, an editable install made before the entry points existed):
+the built-ins must work without an install step, a user's datasets need one anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -56,6 +64,9 @@ class Dataset(ABC):
     config_optional: ClassVar[bool] = False
     metadata: MetaData
     extensions: ClassVar[list[str]] = []
+    # One line for ``seedgen datasets`` and an example command for ``seedgen datasets NAME``.
+    help: ClassVar[str] = ""
+    example: ClassVar[str] = ""
 
     def __init__(self, settings: GenerateSettings, context: dict[str, Any]) -> None:
         self.settings = settings
@@ -79,24 +90,55 @@ class Dataset(ABC):
     def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]: ...
 
 
-DATASETS = {
+ENTRY_POINT_GROUP = "seedgen.datasets"
+BUILTIN = {
     "genonaut": "generator.datasets.genonaut.dataset:GenonautDataset",
     # Any spec (``seedgen generate --spec/--models/--from-database``); its context carries it.
     "spec": "generator.spec.dataset:SpecDataset",
 }
 
 
+def registered() -> dict[str, str]:
+    """Dataset name -> ``module:Class``: the built-ins, then every ``seedgen.datasets`` entry.
+
+    A name registered twice with different targets is refused (which one would run is an
+    accident of install order).
+    """
+    found = dict(BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in found and found[ep.name] != ep.value:
+            raise ConfigError(
+                f"dataset {ep.name!r} is registered twice: {found[ep.name]} and {ep.value}",
+                hint=f"pip uninstall the package that registers {ep.value.partition(':')[0]}",
+            )
+        found[ep.name] = ep.value
+    return found
+
+
 def known_config_sections() -> list[str]:
-    """Every config.json section some built-in dataset reads (a section nobody reads is a typo)."""
-    return [section for name in DATASETS for section in dataset_class(name).config_sections]
+    """Every config.json section some registered dataset reads (one nobody reads is a typo)."""
+    return [section for name in registered() for section in dataset_class(name).config_sections]
 
 
 def dataset_class(name: str) -> type[Dataset]:
-    target = DATASETS.get(name)
+    known = registered()
+    target = known.get(name)
     if target is None:
         raise ConfigError(
-            f"unknown dataset {name!r}", hint=f"built-in datasets: {', '.join(sorted(DATASETS))}"
+            f"unknown dataset {name!r}",
+            hint=f"registered datasets: {', '.join(sorted(known))} (seedgen datasets lists them)",
         )
     module, _, attr = target.partition(":")
-    cls: type[Dataset] = getattr(importlib.import_module(module), attr)
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"dataset {name!r} ({target}) cannot be loaded: {exc}",
+            hint=f"reinstall or pip uninstall the package that provides {module}",
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Dataset)):
+        raise ConfigError(
+            f"dataset {name!r} ({target}) is not a generator.dataset.Dataset subclass",
+            hint=f"point the {ENTRY_POINT_GROUP} entry point at a Dataset subclass",
+        )
     return cls

@@ -12,9 +12,10 @@ from typing import Any
 
 import typer
 
+from seedgen.cli_datasets import datasets_command, generate_epilog
 from seedgen.errors import ConfigError, SeedgenError, VerifyError
 from seedgen.progress import Reporter, make_reporter
-from seedgen.settings import DEFAULT_ENV_FILE, describe_keys
+from seedgen.settings import DEFAULT_ENV_FILE
 
 app = typer.Typer(
     help="Fast, foreign-key-correct synthetic data for PostgreSQL: generate shard sets, load them.",
@@ -55,25 +56,15 @@ def _fail(exc: SeedgenError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def _keys_epilog() -> str:
-    from generator.datasets.genonaut.settings import GenonautSettings
-
-    lines = ["Dataset keys (genonaut; config.json section 'seed_data'), each also a flag:"]
-    lines += [
-        f"  {flag} (default {default}): {text}"
-        for flag, default, text in describe_keys(GenonautSettings)
-    ]
-    lines.append("Example: seedgen generate genonaut --target-rows-content-items 5000 --dry-run")
-    return "\n\n".join(lines)
-
-
 @app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    epilog=_keys_epilog(),
+    epilog=generate_epilog(),
 )
 def generate(
     ctx: typer.Context,
-    dataset: str | None = typer.Argument(None, help="built-in dataset, e.g. genonaut"),
+    dataset: str | None = typer.Argument(
+        None, help="a registered dataset (seedgen datasets lists them)"
+    ),
     spec: Path | None = typer.Option(None, "--spec", help="dataset spec file (YAML or JSON)"),
     models: str | None = typer.Option(None, "--models", help="SQLAlchemy models: pkg.mod:Base"),
     from_database: str | None = typer.Option(
@@ -86,8 +77,14 @@ def generate(
     env_file: Path = typer.Option(DEFAULT_ENV_FILE, "--env-file", help="dotenv file"),
     dry_run: bool = typer.Option(False, "--dry-run", help="validate and print the plan only"),
     force: bool = typer.Option(False, "--force", help="replace an existing set at --out"),
+    like: Path | None = typer.Option(
+        None, "--like", help="a set to compare Faker versions with (spec datasets)"
+    ),
 ) -> None:
-    """Write a shard set (Parquet/CSV shards + manifest.json) for DATASET."""
+    """Write a shard set (Parquet/CSV shards + manifest.json) for DATASET or a spec.
+
+    Example: seedgen generate --spec examples/shop/shop.yaml --dry-run
+    """
     from generator.dataset import dataset_class
     from generator.engine import DEFAULT_SETS_DIR, Request, load_dataset
     from generator.engine import generate as run
@@ -107,9 +104,15 @@ def generate(
                 config=config,
                 dry_run=dry_run,
                 force=force,
+                like=like,
                 echo=_echo(),
             )
             return
+        if like is not None:
+            raise ConfigError(
+                "--like compares a spec's Faker-backed columns; DATASET has no spec",
+                hint="seedgen generate --spec FILE --like SET",
+            )
         overrides = parse_overrides(dataset_class(dataset).settings_model, list(ctx.args))
         req = Request(dataset, config, overrides, env_file)
         if out is None:
@@ -276,12 +279,13 @@ def reset(
 
 @app.command()
 def demo(
-    database: str = typer.Option(
-        "seedgen_genonaut_demo", help="database to (re)create; must end in _demo"
+    dataset: str = typer.Option("genonaut", "--dataset", help="a registered dataset"),
+    database: str | None = typer.Option(
+        None, help="database to (re)create; must end in _demo [seedgen_<dataset>_demo]"
     ),
     env_file: Path = typer.Option(DEFAULT_ENV_FILE, "--env-file", help="dotenv file"),
 ) -> None:
-    """Generate the default genonaut set and load it into a fresh demo database.
+    """Generate a dataset's default set and load it into a fresh demo database.
 
     Uses SEEDGEN_TEST_DSN, else the server on 127.0.0.1:5432, else an embedded PostgreSQL.
     Example: seedgen demo
@@ -293,10 +297,11 @@ def demo(
     from seedgen import devdb
 
     echo = _echo()
+    database = database or f"seedgen_{dataset}_demo"
     try:
         url = devdb.demo_url(database, keep_running=True)  # every guard, before any write
-        out = DEFAULT_SETS_DIR / "genonaut-demo"
-        run(Request("genonaut", None, {}, env_file), out, force=True, echo=echo)
+        out = DEFAULT_SETS_DIR / f"{dataset}-demo"
+        run(Request(dataset, None, {}, env_file), out, force=True, echo=echo)
         devdb.recreate_database(database, keep_running=True)
         load_set(out, url, LoadOptions(create_schema=True), echo=echo)
         echo.summary(f"demo database ready: {redact(url)}", kind="demo", url=redact(url))
@@ -310,6 +315,7 @@ def demo(
 from seedgen.cli_spec import spec_app  # noqa: E402  (the spec commands live there)
 
 app.add_typer(spec_app, name="spec")
+app.command("datasets")(datasets_command)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -88,11 +88,13 @@ def generate_from_spec(
     config: Path | None,
     dry_run: bool,
     force: bool,
+    like: Path | None = None,
     echo: Reporter,
 ) -> None:
     """``seedgen generate --spec/--models/--from-database``: the engine run on a spec dataset."""
     from generator.engine import DEFAULT_SETS_DIR, Request, generate, load_dataset
     from generator.spec.dataset import SpecDataset, prepare, resolved_spec
+    from generator.spec.drift import reference_set
     from generator.spec.model import dump_spec
     from seedgen.settings import parse_overrides
 
@@ -113,6 +115,18 @@ def generate_from_spec(
     req = Request("spec", config, overrides, Path("env/.env"), context=context)
     if out is None:
         out = DEFAULT_SETS_DIR / f"{context['name']}-seed{load_dataset(req).settings.seed}"
+    _warn_faker_drift(reference_set(like, out, force), context, echo)
     generate(req, out, force=force, dry_run=dry_run, echo=echo)
     if dry_run:
         echo.summary("resolved spec:\n" + dump_spec(resolved_spec(context)).rstrip())
+
+
+def _warn_faker_drift(reference: Path | None, context: dict[str, Any], echo: Reporter) -> None:
+    """Faker-backed columns may differ from a set made with another Faker (generator/spec/drift)."""
+    from generator.spec.dataset import resolved_spec
+    from generator.spec.drift import faker_warning
+
+    if reference is not None:
+        warning = faker_warning(reference, resolved_spec(context))
+        if warning:
+            echo.warning(warning)

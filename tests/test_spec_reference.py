@@ -122,12 +122,14 @@ def test_check_shapes() -> None:
             ("e", "x BETWEEN 2 AND 9"),
             ("f", "p > 0"),
             ("g", "q < 3 OR q > 7"),
+            # pg_get_constraintdef of `tier IN ('gold', 'silver')` on a varchar column
+            ("h", "(tier)::text = ANY ((ARRAY['gold'::varchar, 'silver'::varchar])::text[])"),
         ]
     )
     assert (facts.bounds["q"].low, facts.bounds["q"].high) == (1, 4)
     assert (facts.bounds["d"].low, facts.bounds["d"].high) == (0, 1)
     assert facts.ordered == [("valid_from", "valid_to")]
-    assert facts.choices == {"status": ["a", "b"]}
+    assert facts.choices == {"status": ["a", "b"], "tier": ["gold", "silver"]}
     assert (facts.bounds["x"].low, facts.bounds["x"].high) == (2, 9)
     assert facts.bounds["p"].low_strict
     assert facts.unsupported == [("g", "q < 3 OR q > 7")]

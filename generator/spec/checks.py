@@ -121,7 +121,7 @@ def _atom(node: Any, facts: CheckFacts) -> None:
         else:
             raise Unsupported
     elif kind in ("AEXPR_OP_ANY", "AEXPR_IN") and op == "=" and left:
-        items = node.rexpr.elements if isinstance(node.rexpr, ast.A_ArrayExpr) else node.rexpr
+        items = _elements(node.rexpr)
         facts.choices[left] = [_const(i) for i in items]
     elif kind == "AEXPR_BETWEEN" and left:
         low, high = node.rexpr
@@ -129,6 +129,18 @@ def _atom(node: Any, facts: CheckFacts) -> None:
         facts.bounds[left].tighten("<=", float(_const(high)))
     else:
         raise Unsupported
+
+
+def _elements(node: Any) -> Any:
+    """The items of ``IN (...)`` or of ``ANY (ARRAY[...])``; on a varchar column PostgreSQL
+    spells the latter ``(ARRAY['a'::varchar, ...])::text[]``: the cast is looked through."""
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if isinstance(node, ast.A_ArrayExpr):
+        return node.elements
+    if isinstance(node, tuple):
+        return node
+    raise Unsupported
 
 
 def _column(node: Any) -> str | None:

@@ -119,6 +119,8 @@ def resolved_spec(context: dict[str, Any]) -> DatasetSpec:
 
 class SpecDataset(Dataset):
     name = "spec"
+    help = "any schema: a spec file, SQLAlchemy models or a live database (no code)"
+    example = "seedgen generate --spec examples/shop/shop.yaml --dry-run"
     settings_model = GenerateSettings
     config_sections = ("spec",)
     config_optional = True  # the spec file and the flags are its settings

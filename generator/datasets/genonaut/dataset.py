@@ -69,6 +69,8 @@ class GenonautDataset(Dataset):
     config_sections = ("seed_data", "seed_data_generator")
     metadata = models.metadata
     extensions = models.EXTENSIONS
+    help = "genonaut's app schema: users, content items, generation jobs, tags, interactions"
+    example = "seedgen generate genonaut --target-rows-content-items 5000 --dry-run"
 
     settings: GenonautSettings
 
