@@ -288,8 +288,24 @@ def create_missing(
     for table in missing:
         echo(f"{'would create' if dry_run else 'creating'} table {table}")
         for statement in schema.tables[table]:
+            if _existing_type(cur, statement):  # an enum the database (or another set) has
+                continue
             (echo if dry_run else echo.detail)(f"  {verb}: {statement}")
             cur.execute(sql.SQL(statement))  # deparsed from the checked tree
+
+
+def _existing_type(cur: psycopg.Cursor, statement: str) -> bool:
+    """A checked ``CREATE TYPE … AS ENUM`` whose type exists already (created by the app's
+    migrations, or by an earlier table of a set that shares it)."""
+    if not statement.startswith("CREATE TYPE"):
+        return False
+    stmt = parse_sql(statement)[0].stmt
+    if not isinstance(stmt, ast.CreateEnumStmt):
+        return False
+    parts = [getattr(p, "sval", "") for p in stmt.typeName or ()]
+    qualified = sql.Identifier(*(parts if len(parts) > 1 else ["public", *parts])).as_string(cur)
+    row = cur.execute("SELECT to_regtype(%s) IS NOT NULL", (qualified,)).fetchone()
+    return bool(row and row[0])
 
 
 def _exists(cur: psycopg.Cursor, name: Name) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import seedgen
 
-TINY = '''
+TINY = """
 import pyarrow as pa
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table
 
@@ -34,7 +34,7 @@ class TinyDataset(Dataset):
     def build(self, table, start, stop):
         ids = pa.array(range(start + 1, stop + 1), pa.int64())
         return {"id": ids, "val": pa.array([i * 3 for i in range(start, stop)], pa.int32())}
-'''
+"""
 
 
 def _package(root: Path, name: str = "tiny", target: str = "tinyds.dataset:TinyDataset") -> dict:

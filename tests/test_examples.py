@@ -22,8 +22,11 @@ URL = re.compile(r"postgresql://localhost/(\w+)")
 def readme_commands() -> list[str]:
     block = BLOCK.search((ROOT / "README.md").read_text())
     assert block, "README lost its five-minutes markers"
-    return [line.split("  #")[0].strip() for line in block.group(1).splitlines()
-            if line.strip() and not line.startswith("#")]
+    return [
+        line.split("  #")[0].strip()
+        for line in block.group(1).splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def _count(url: str, query: str) -> list[tuple[object, ...]]:
@@ -31,9 +34,7 @@ def _count(url: str, query: str) -> list[tuple[object, ...]]:
         return conn.execute(query).fetchall()
 
 
-def test_five_minutes_commands_run_as_written(
-    tmp_path: Path, make_db: Callable[..., str]
-) -> None:
+def test_five_minutes_commands_run_as_written(tmp_path: Path, make_db: Callable[..., str]) -> None:
     commands = readme_commands()
     assert commands[0] == "pip install -e ."  # the test runs in that installed environment
     names = sorted({m for c in commands for m in URL.findall(c)})
@@ -51,8 +52,11 @@ def test_five_minutes_commands_run_as_written(
         assert run.returncode == 0, f"{command}\n{run.stderr}"
     assert "customers:" in (tmp_path / "seed-data/sets/shop-inferred.yaml").read_text()
     for name in ("shop_demo", "shop_copy_demo"):
-        counts = _count(urls[name], "SELECT (SELECT count(*) FROM customers), "
-                        "(SELECT count(*) FROM orders), (SELECT count(*) FROM order_lines)")
+        counts = _count(
+            urls[name],
+            "SELECT (SELECT count(*) FROM customers), "
+            "(SELECT count(*) FROM orders), (SELECT count(*) FROM order_lines)",
+        )
         assert counts == [(100, 1000, 1000)], name
     custom = urls["shop_custom_demo"]
     tiers = dict(_count(custom, "SELECT tier, count(*) FROM customers GROUP BY tier"))

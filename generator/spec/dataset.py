@@ -54,7 +54,10 @@ def prepare(
         metadata = spec_metadata(spec)
         resolved = resolve(spec, table_infos(metadata), None)
     names = {t.name for t in resolved}
-    ddl = [_with_enums(d, metadata) for d in schema.compile_ddl(metadata) if d["table"] in names]
+    seen: set[str] = set()
+    ddl = [
+        _with_enums(d, metadata, seen) for d in schema.compile_ddl(metadata) if d["table"] in names
+    ]
     return {
         "name": spec.dataset,
         "tables": [_dump(t) for t in resolved],
@@ -62,15 +65,18 @@ def prepare(
     }
 
 
-def _with_enums(ddl: dict[str, Any], metadata: MetaData) -> dict[str, Any]:
-    """Native enum types a table uses, created first (if missing) for ``--create-schema``."""
+def _with_enums(ddl: dict[str, Any], metadata: MetaData, seen: set[str]) -> dict[str, Any]:
+    """Native enum types a table uses, created before it for ``--create-schema`` (each type once,
+    with the first table that uses it; the loader skips a type that already exists). A plain
+    ``CREATE TYPE``: the loader's DDL allow-list (``loader.ddl``) runs no ``DO`` blocks."""
     table = metadata.tables[str(ddl["table"])]
     creates = []
     for column in table.columns:
-        if isinstance(column.type, Enum) and column.type.native_enum and column.type.name:
-            create = CreateEnumType(column.type)
-            sql = str(create.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
-            creates.append(f"DO $$ BEGIN {sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        kind = column.type
+        if isinstance(kind, Enum) and kind.native_enum and kind.name and kind.name not in seen:
+            seen.add(kind.name)
+            create = CreateEnumType(kind)
+            creates.append(str(create.compile(dialect=postgresql.dialect())))  # type: ignore[no-untyped-call]
     return {**ddl, "statements": creates + list(ddl["statements"])}
 
 
