@@ -1,0 +1,92 @@
+"""The tables the app's background tasks compute, computed from the generated rows instead.
+
+Both are pure functions of the dataset's other pure functions (the tags and creator of every
+item), recomputed here for all items; no shard is read. Their definitions are the app's
+(``shared/reference/genonaut/app.md`` §3.2-3.3):
+
+- ``tag_cardinality_stats`` (``TagRepository.refresh_tag_cardinality_stats``, daily): one row per
+  ``(tag_id, content_source)`` pair present in ``content_tags``, ``cardinality`` = the number of
+  distinct items carrying the tag; no row for a zero count; private items count.
+- ``gen_source_stats`` (``ContentRepository.refresh_gen_source_stats``, hourly): two community
+  rows (``user_id`` NULL) with the total item counts of ``regular`` (content_items) and ``auto``,
+  then one row per (creator, source) with at least one item.
+
+``updated_at`` is the window's end: the instant the set describes, as if the tasks ran then.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from generator import columns as col
+
+if TYPE_CHECKING:
+    from generator.datasets.genonaut.dataset import GenonautDataset
+
+CONTENT_SOURCE = {"content_items": "regular", "content_items_auto": "auto"}
+_CHUNK = 32_768  # items per tag-sampling pass (bounds the values array)
+
+
+def tag_counts(ds: GenonautDataset, table: str, pool: int) -> NDArray[np.int64]:
+    """How many items of ``table`` carry each pool tag."""
+    counts = np.zeros(pool, dtype=np.int64)
+    for start in range(0, ds.n[table], _CHUNK):
+        idx = np.arange(start, min(start + _CHUNK, ds.n[table]), dtype=np.int64)
+        _off, values = ds.item_tags(table, idx)
+        counts += np.bincount(values, minlength=pool)
+    return counts
+
+
+def tag_cardinality_stats(ds: GenonautDataset) -> dict[str, pa.Array]:
+    leaf_ids = ds.leaf_tag_ids
+    parts = []
+    for table, source in CONTENT_SOURCE.items():
+        counts = tag_counts(ds, table, len(leaf_ids))
+        present = np.flatnonzero(counts)
+        parts.append(
+            {
+                "tag_id": pc.take(leaf_ids, pa.array(present)),
+                "content_source": pa.array([source] * len(present), pa.string()),
+                "cardinality": pa.array(counts[present].astype(np.int32)),
+            }
+        )
+    out = {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
+    out["updated_at"] = _at_window_end(ds, len(out["tag_id"]))
+    return out
+
+
+def gen_source_stats(ds: GenonautDataset) -> dict[str, pa.Array]:
+    names = list(CONTENT_SOURCE.values())
+    by_user = np.stack(  # users x sources: items per creator
+        [
+            np.bincount(
+                ds.creator(table, np.arange(ds.n[table], dtype=np.int64)),
+                minlength=ds.n["users"],
+            )
+            for table in CONTENT_SOURCE
+        ],
+        axis=1,
+    )
+    cells = np.flatnonzero(by_user)  # row-major: by user, then source (the app's order)
+    user = np.concatenate([[-1, -1], cells // len(names)])  # -1: community rows, user_id NULL
+    source = np.concatenate([[0, 1], cells % len(names)])
+    count = np.concatenate([[ds.n[t] for t in CONTENT_SOURCE], by_user.ravel()[cells]])
+    n = len(user)
+    return {
+        "id": pa.array((np.arange(n) + ds.id_offset["gen_source_stats"]).astype(np.int32)),
+        "user_id": pc.if_else(
+            pa.array(user < 0), pa.nulls(n, pa.string()), ds.user_ids(np.maximum(user, 0))
+        ),
+        "source_type": col.pick(names, source),
+        "count": pa.array(count.astype(np.int32)),
+        "updated_at": _at_window_end(ds, n),
+    }
+
+
+def _at_window_end(ds: GenonautDataset, n: int) -> pa.Array:
+    return col.seconds_to_timestamp(np.full(n, ds.window[1], dtype=np.int64))
