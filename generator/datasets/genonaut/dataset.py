@@ -102,7 +102,7 @@ class GenonautDataset(Dataset):
             "content_items": s.content_id_start + s.key_offset,
             "content_items_auto": s.content_id_start + s.key_offset + self.n["content_items"],
             "generation_jobs": s.job_id_start + s.key_offset,
-            "gen_source_stats": 1 + s.key_offset,
+            "gen_source_stats": 5 + s.key_offset,  # after the 4 shared rows (``derived``)
         }
 
     @cached_property
@@ -138,7 +138,7 @@ class GenonautDataset(Dataset):
             max(
                 offset["content_items_auto"] + n["content_items_auto"],
                 offset["generation_jobs"] + self.n_jobs,
-                offset["gen_source_stats"] + self.n_gen_source_stats,
+                offset["gen_source_stats"] + self.n_gen_source_stats - 4,
             )
             - 1
         )
@@ -222,7 +222,6 @@ class GenonautDataset(Dataset):
 
     def _derived_tables(self) -> list[TableGen]:
         """One driving row each: the whole table is a function of all items."""
-        start = self.id_offset["gen_source_stats"]
         return [
             TableGen(
                 "tag_cardinality_stats",
@@ -243,7 +242,9 @@ class GenonautDataset(Dataset):
                 self.settings.batch_size_default,
                 fanout=self.n_gen_source_stats,
                 exploded=True,
-                key_ranges={"id": [start, start + self.n_gen_source_stats - 1]},
+                # ids 1-4 are shared (``derived``), the rest start at 5 + key_offset; no
+                # reserved range, so ``--append`` checks every staged id against the table
+                shared_keys=("1", "2", "3", "4"),
             ),
         ]
 

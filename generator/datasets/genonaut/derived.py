@@ -12,6 +12,9 @@ item), recomputed here for all items; no shard is read. Their definitions are th
   then one row per (creator, source) with at least one item.
 
 ``updated_at`` is the window's end: the instant the set describes, as if the tasks ran then.
+The community rows and the admin's (the admin is shared by every set) have ids 1-4 in every set,
+declared shared keys: ``--append`` keeps the rows already there instead of adding a second
+community row (so after an append the stats describe the first set until the app refreshes them).
 """
 
 from __future__ import annotations
@@ -77,8 +80,11 @@ def gen_source_stats(ds: GenonautDataset) -> dict[str, pa.Array]:
     source = np.concatenate([[0, 1], cells % len(names)])
     count = np.concatenate([[ds.n[t] for t in CONTENT_SOURCE], by_user.ravel()[cells]])
     n = len(user)
+    shared = user <= 0  # community and admin rows: fixed ids 1-4, the same in every set
+    ids = np.where(shared, 1 + 2 * (user + 1) + source, 0)
+    ids[~shared] = ds.id_offset["gen_source_stats"] + np.arange(int((~shared).sum()))
     return {
-        "id": pa.array((np.arange(n) + ds.id_offset["gen_source_stats"]).astype(np.int32)),
+        "id": pa.array(ids.astype(np.int32)),
         "user_id": pc.if_else(
             pa.array(user < 0), pa.nulls(n, pa.string()), ds.user_ids(np.maximum(user, 0))
         ),
