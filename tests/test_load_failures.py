@@ -34,7 +34,8 @@ ORDER BY 1
 COUNTS = (
     "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM tags) + "
     "(SELECT count(*) FROM content_items_all) + (SELECT count(*) FROM generation_jobs) + "
-    "(SELECT count(*) FROM content_tags)"
+    "(SELECT count(*) FROM content_tags) + (SELECT count(*) FROM tag_parents) + "
+    "(SELECT count(*) FROM tag_cardinality_stats) + (SELECT count(*) FROM gen_source_stats)"
 )
 
 

@@ -42,7 +42,13 @@ def test_dry_run_scopes_and_full_reset(small_set: Path, make_db) -> None:
 
     facts = reset_set(small_set, url, confirm=True, scope="facts", echo=quiet)
     # content_items_auto is a dimension: content_tags references it (a declared reference)
-    assert set(facts) == {"generation_jobs", "content_tags"}
+    assert set(facts) == {
+        "generation_jobs",
+        "content_tags",
+        "tag_parents",
+        "tag_cardinality_stats",
+        "gen_source_stats",
+    }
     after_facts = counts(url)
     assert after_facts["users"] == 60 and after_facts["content_items"] == 400
     assert after_facts["generation_jobs"] == after_facts["content_tags"] == 0
