@@ -117,7 +117,7 @@ def test_a_jobs_size_is_its_items_resolution(db: psycopg.Connection) -> None:
     ):
         query = sql.SQL(
             "SELECT count(*), count(*) FILTER (WHERE c.item_metadata->>'resolution' "
-            "<> j.width || 'x' || j.height) FROM {} c JOIN generation_jobs j ON "
+            "IS DISTINCT FROM j.width || 'x' || j.height) FROM {} c JOIN generation_jobs j ON "
             + link
             + " AND j.status = 'completed'"
         ).format(sql.Identifier(table))
