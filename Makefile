@@ -50,7 +50,11 @@ seed-from-gen-demo: install $(ENV_FILE) ## generate and load into DATABASE_URL_D
 
 seed-from-gen-test: install $(ENV_FILE) ## generate and load into DATABASE_URL_TEST (created if missing)
 	$(BIN)/seedgen generate genonaut --force --out seed-data/sets/genonaut-make
-	$(BIN)/seedgen load seed-data/sets/genonaut-make --database-url "$(call env_get,DATABASE_URL_TEST)" --create-database --create-schema
+	$(BIN)/seedgen load seed-data/sets/genonaut-make --database-url "$(call env_get,DATABASE_URL_TEST)" --create-database --create-schema --force
 
-clean: ## remove generated sets and caches (not .venv)
-	rm -rf seed-data/sets .pytest_cache .ruff_cache
+clean: ## remove generated sets, caches and the embedded server's data, stopping it first (not .venv)
+	@if [ -f .seedgen/pg/postmaster.pid ]; then \
+	  if [ -x $(BIN)/python ]; then $(BIN)/python -m seedgen.devdb stop; \
+	  else echo "the embedded server may run from .seedgen/pg and .venv is gone: stop it (pg_ctl -D .seedgen/pg stop) or remove .seedgen yourself"; exit 1; fi; \
+	fi
+	rm -rf seed-data/sets .pytest_cache .ruff_cache .seedgen

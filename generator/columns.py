@@ -8,8 +8,10 @@ pools.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
+from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
@@ -34,15 +36,20 @@ def uuid4_strings(key: np.uint64, idx: ArrayLike) -> pa.StringArray:
     with np.errstate(over="ignore"):
         hi = mix64(mix64(i) ^ key)
         lo = mix64(hi ^ mix64(i + np.uint64(0x632BE59BD9B4E019)) ^ key)
-    raw = np.empty((len(i), 16), dtype=np.uint8)
+    return uuid_text(hi, lo, version=4)
+
+
+def uuid_text(hi: NDArray[np.uint64], lo: NDArray[np.uint64], version: int) -> pa.StringArray:
+    """Two 64-bit words as RFC 4122 UUID text, with ``version`` and the variant bits set."""
+    raw = np.empty((len(hi), 16), dtype=np.uint8)
     raw[:, :8] = hi.astype(">u8").view(np.uint8).reshape(-1, 8)
     raw[:, 8:] = lo.astype(">u8").view(np.uint8).reshape(-1, 8)
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
+    raw[:, 6] = (raw[:, 6] & 0x0F) | (version << 4)
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    nibbles = np.empty((len(i), 32), dtype=np.uint8)
+    nibbles = np.empty((len(hi), 32), dtype=np.uint8)
     nibbles[:, 0::2] = raw >> 4
     nibbles[:, 1::2] = raw & 0x0F
-    text = np.full((len(i), 36), ord("-"), dtype=np.uint8)
+    text = np.full((len(hi), 36), ord("-"), dtype=np.uint8)
     text[:, _UUID_HEX_POS] = _HEX[nibbles]
     return fixed_width_strings(text)
 
@@ -94,14 +101,27 @@ def quota(stream: Stream, idx: ArrayLike, n: int, counts: Sequence[int]) -> NDAr
 
 
 def quota_counts(n: int, weights: Sequence[float]) -> list[int]:
-    """Split ``n`` into integer counts proportional to ``weights`` (largest remainder)."""
-    w = np.asarray(weights, dtype=np.float64)
-    exact = n * w / w.sum()
-    counts = np.floor(exact).astype(np.int64)
-    short = n - int(counts.sum())
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[:short]] += 1
-    return [int(c) for c in counts]
+    """Split ``n`` into integer counts proportional to ``weights`` (largest remainder).
+
+    Exact: each weight is the decimal it was written as (``0.3`` is 3/10), the rest rational
+    arithmetic, so a tie is a tie on every machine (ties go to the earlier weight). In floats,
+    2 split 0.3 : 0.1 tied up to rounding noise, and the noise decided.
+    """
+    if not weights or not all(math.isfinite(x) and x >= 0 for x in weights) or not any(weights):
+        raise ValueError(f"quota weights must be finite, >= 0 and not all zero: {list(weights)}")
+    w = [written_decimal(x) for x in weights]
+    total = sum(w)
+    exact = [n * x / total for x in w]
+    counts = [math.floor(e) for e in exact]
+    order = sorted(range(len(w)), key=lambda k: (counts[k] - exact[k], k))
+    for k in order[: n - sum(counts)]:
+        counts[k] += 1
+    return counts
+
+
+def written_decimal(x: float) -> Fraction:
+    """A float as the decimal it was written as (its shortest round-trip text), exactly."""
+    return Fraction(repr(float(x)))
 
 
 def sample_lists(
@@ -114,6 +134,8 @@ def sample_lists(
     weights: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
     """Per row, ``k`` distinct pool indexes (k uniform in [k_min, k_max]) in random order.
+
+    ``k`` is capped at the pool size (and, with ``allowed``, at the row's allowed items).
 
     Every (row, pool item) pair gets a keyed random rank; a row's sample is its ``k`` best-ranked
     allowed items, so it is a sample without replacement that depends only on the row index.
@@ -144,6 +166,7 @@ def sample_lists(
         np.cumsum(np.concatenate([np.diff(o) for o, _ in parts]), out=offsets[1:])
         return offsets, np.concatenate([v for _, v in parts])
     k = k_min + np.floor(stream.sub("k").uniform(i) * (kmax - k_min + 1)).astype(np.int64)
+    k = np.minimum(k, pool_size)  # a row cannot hold more distinct items than the pool has
     rank = stream.sub("rank").grid(i, pool_size)
     if weights is not None:  # exponential race: ln(u) / w, negated so that smaller is first
         rank = np.log(rank) * (-1.0 / weights[None, :]).astype(np.float32)

@@ -47,10 +47,11 @@ class TableGen:
 
 
 class Dataset(ABC):
-    name: ClassVar[str]
+    # Class attributes of a built-in dataset; a spec dataset sets name and metadata per instance.
+    name: str
     settings_model: ClassVar[type[GenerateSettings]]
     config_sections: ClassVar[tuple[str, ...]]
-    metadata: ClassVar[MetaData]
+    metadata: MetaData
     extensions: ClassVar[list[str]] = []
 
     def __init__(self, settings: GenerateSettings, context: dict[str, Any]) -> None:
@@ -65,13 +66,26 @@ class Dataset(ABC):
     @abstractmethod
     def tables(self) -> list[TableGen]: ...
 
+    def ddl(self) -> list[dict[str, object]]:
+        """Statements that create the tables on a fresh database (manifest, --create-schema)."""
+        from generator import schema
+
+        return schema.compile_ddl(self.metadata)
+
     @abstractmethod
     def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]: ...
 
 
 DATASETS = {
     "genonaut": "generator.datasets.genonaut.dataset:GenonautDataset",
+    # Any spec (``seedgen generate --spec/--models/--from-database``); its context carries it.
+    "spec": "generator.spec.dataset:SpecDataset",
 }
+
+
+def known_config_sections() -> list[str]:
+    """Every config.json section some built-in dataset reads (a section nobody reads is a typo)."""
+    return [section for name in DATASETS for section in dataset_class(name).config_sections]
 
 
 def dataset_class(name: str) -> type[Dataset]:

@@ -25,8 +25,7 @@ import numpy
 import pyarrow
 
 import seedgen
-from generator import schema
-from generator.dataset import Dataset, dataset_class
+from generator.dataset import Dataset, dataset_class, known_config_sections
 from generator.plan import Plan, TablePlan, build_table, estimate_bytes, resolve_plan
 from generator.writer import write_shard
 from seedgen.errors import ConfigError
@@ -53,15 +52,26 @@ class Request:
     config_path: Path | None
     overrides: dict[str, Any]
     env_file: Path
+    # Inputs resolved before the request (a spec dataset's resolved spec); None: the dataset's
+    # own ``resolve_context`` reads them (env/.env).
+    context: dict[str, Any] | None = None
 
 
-def load_dataset(req: Request) -> Dataset:
-    """Settings from config.json + flags, env resolved, dataset constructed: all input checks."""
+def load_dataset(req: Request, echo: Echo | None = None) -> Dataset:
+    """Settings from config.json + flags, env resolved, dataset constructed: all input checks.
+
+    ``echo`` hears what the config file does not say (no section for this dataset: defaults).
+    """
     cls = dataset_class(req.dataset)
-    section = read_config_section(req.config_path, cls.config_sections)
+    section = read_config_section(
+        req.config_path, cls.config_sections, known_config_sections(), req.dataset, echo
+    )
     where = f"{req.config_path or 'config.json'} [{cls.config_sections[0]}] or its --flag"
     settings = build_settings(cls.settings_model, section, req.overrides, where)
-    return cls(settings, cls.resolve_context(settings, req.env_file))
+    context = req.context
+    if context is None:
+        context = cls.resolve_context(settings, req.env_file)
+    return cls(settings, context)
 
 
 def describe_plan(plan: Plan, echo: Reporter) -> None:
@@ -93,14 +103,17 @@ def generate(
     echo: Echo | None = None,
 ) -> Manifest | None:
     echo = as_reporter(echo)
-    dataset = load_dataset(req)
+    dataset = load_dataset(req, echo)
     plan = resolve_plan(dataset)
-    if out.exists() and not force:
-        raise ConfigError(f"{out} already exists", hint="pass --force to replace it, or --out")
     if dry_run:
         describe_plan(plan, echo)
-        echo.summary("dry run: nothing written")
+        if out.exists():
+            needs = "it would replace it" if force else "a real run needs --force to replace it"
+            echo.summary(f"{out} already exists: {needs}")
+        echo.summary("dry run: nothing written", kind="generate", dry_run=True)
         return None
+    if out.exists() and not force:
+        raise ConfigError(f"{out} already exists", hint="pass --force to replace it, or --out")
     partial = Path(str(out) + PARTIAL_SUFFIX)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -113,15 +126,23 @@ def generate(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    elapsed = time.monotonic() - started
+    _summary(manifest, out, time.monotonic() - started, echo)
+    return manifest
+
+
+def _summary(manifest: Manifest, out: Path, elapsed: float, echo: Reporter) -> None:
     rows = manifest.total_rows
     echo.summary(
         f"generated {rows:,} rows in {elapsed:.1f}s ({rows / max(elapsed, 1e-9):,.0f} rows/s) "
-        f"-> {out}"
+        f"-> {out}",
+        kind="generate",
+        set=str(out),
+        rows={spec.name: spec.rows for spec in manifest.tables},
+        shards={spec.name: len(spec.shards) for spec in manifest.tables},
+        elapsed=round(elapsed, 3),
     )
     for spec in manifest.tables:
         echo.summary(f"  {spec.name:<20} {spec.rows:>12,} rows  {len(spec.shards)} shard(s)")
-    return manifest
 
 
 def _commit(partial: Path, out: Path) -> None:
@@ -177,6 +198,13 @@ def _run_shards(
 
 
 class _Progress:
+    """Rows written per table, against the table's expected rows.
+
+    Shards are cut on driving rows (an exploded table's parent items), but a person and
+    ``--log-json`` want rows written: ``done`` counts those, and for an exploded table ``total``
+    is extrapolated from the share of driving rows done so far (exact once the table is done).
+    """
+
     def __init__(self, plan: Plan, echo: Reporter) -> None:
         self.plan = {t.name: t for t in plan.tables}
         self.rows = {name: 0 for name in self.plan}
@@ -187,13 +215,20 @@ class _Progress:
     def done(self, table: str, shard: ShardSpec) -> None:
         self.rows[table] += shard.rows
         self.driving[table] += shard.stop - shard.start
-        total = self.plan[table].gen.rows
-        pct = 100.0 * self.driving[table] / total if total else 100.0
+        driving_total = self.plan[table].gen.rows
+        pct = 100.0 * self.driving[table] / driving_total if driving_total else 100.0
         line = ""  # plain logs: at most one line per table per 10 %
         if pct >= 100.0 or pct - self.shown[table] >= 10.0:
             self.shown[table] = pct
             line = f"  {table}: {self.rows[table]:,} rows written ({pct:.0f}%)"
-        self.echo.batch(table, self.driving[table], total, shard.bytes, line=line)
+        self.echo.batch(table, self.rows[table], self.expected(table), shard.bytes, line=line)
+
+    def expected(self, table: str) -> int:
+        rows, driving = self.rows[table], self.driving[table]
+        driving_total = self.plan[table].gen.rows
+        if driving >= driving_total or not driving:
+            return rows
+        return max(rows, round(rows * driving_total / driving))
 
 
 @lru_cache(maxsize=2)
@@ -257,7 +292,7 @@ def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) 
             "numpy": numpy.__version__,
         },
         extensions=list(dataset.extensions),
-        ddl=[TableDDL.model_validate(d) for d in schema.compile_ddl(dataset.metadata)],
+        ddl=[TableDDL.model_validate(d) for d in dataset.ddl()],
         tables=tables,
     )
 

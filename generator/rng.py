@@ -112,9 +112,10 @@ def permute(idx: ArrayLike, n: int, key: np.uint64, rounds: int = 4) -> NDArray[
     bits += bits % 2
     half = np.uint64(bits // 2)
     mask = np.uint64((1 << (bits // 2)) - 1)
-    round_keys = [
-        mix64(np.asarray([key + np.uint64(r + 1)], dtype=np.uint64))[0] for r in range(rounds)
-    ]
+    with np.errstate(over="ignore"):  # a key near 2**64 wraps, as intended
+        round_keys = [
+            mix64(np.asarray([key + np.uint64(r + 1)], dtype=np.uint64))[0] for r in range(rounds)
+        ]
 
     def once(v: U64) -> U64:
         left, right = v >> half, v & mask

@@ -29,6 +29,7 @@ class Index:
     table: str
     name: str
     definition: str
+    printed: str | None = None  # what PostgreSQL printed after seedgen rebuilt it (ledger only)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Constraint:
     name: str
     kind: str  # 'f' foreign key, 'u' unique, 'x' exclusion
     definition: str
+    printed: str | None = None  # as for Index
 
 
 @dataclass(frozen=True)
@@ -305,13 +307,28 @@ def index_exists(cur: psycopg.Cursor, idx: Index) -> bool:
 
 def constraint_state(cur: psycopg.Cursor, con: Constraint) -> bool | None:
     """None if absent, else whether it is validated."""
-    row = cur.execute(
-        "SELECT k.convalidated FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
-        "JOIN pg_namespace n ON n.oid = t.relnamespace "
-        "WHERE n.nspname = %s AND t.relname = %s AND k.conname = %s",
-        (con.schema, con.table, con.name),
-    ).fetchone()
-    return None if row is None else bool(row[0])
+    row = printed(cur, con)
+    return None if row is None else row[1]
+
+
+def printed(cur: psycopg.Cursor, obj: Index | Constraint) -> tuple[str, bool] | None:
+    """How PostgreSQL prints the index or constraint of that name on its table now, and whether
+    it is valid (``indisvalid``) or validated (``convalidated``); None if there is none."""
+    if isinstance(obj, Index):
+        query = (
+            "SELECT pg_get_indexdef(i.indexrelid), i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND t.relname = %s AND c.relname = %s"
+        )
+    else:
+        query = (
+            "SELECT pg_get_constraintdef(k.oid), k.convalidated FROM pg_constraint k "
+            "JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = %s AND t.relname = %s AND k.conname = %s"
+        )
+    row = cur.execute(query, (obj.schema, obj.table, obj.name)).fetchone()
+    return None if row is None else (str(row[0]), bool(row[1]))
 
 
 def trigger_enabled(cur: psycopg.Cursor, trg: Trigger) -> str | None:

@@ -4,8 +4,9 @@ Checks, per table of the set: row counts against the manifest (for an ``--append
 row it inserted is there); no orphans for any foreign key declared on those tables, nor for the
 references the set declares without an FK (``content_tags.content_id``); every sequence the key
 columns use is at or past the largest key; and, when the ledger has a record of this set, every
-index, constraint and enabled trigger that was rebuilt is present with the same definition,
-valid and validated.
+index, constraint and enabled trigger that was rebuilt is present, valid and the same as its
+saved definition, by the comparison ``load`` makes before it marks a load complete
+(``loader.objects``: a faithful rebuild PostgreSQL prints differently is the same object).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, ledger
+from loader import append, catalog, ledger, objects
 from loader.append import TablePlan
 from loader.session import connect, pg_message
+from loader.setcheck import verify_set
 from loader.target import parse_target
 from seedgen.errors import LoadError
-from seedgen.manifest import Manifest, manifest_checksum, read_manifest
+from seedgen.manifest import Manifest, set_identities
 from seedgen.progress import Reporter, Write, as_reporter
 
 
@@ -46,7 +48,7 @@ def verify_database(
 ) -> VerifyReport:
     echo = as_reporter(echo)
     target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
-    manifest = read_manifest(set_dir)
+    manifest = verify_set(set_dir)  # the shards too: sizes, sha256, rows, columns
     report = VerifyReport()
     try:
         with connect(target) as conn:
@@ -70,7 +72,7 @@ def _counts(cur: psycopg.Cursor, manifest: Manifest, report: VerifyReport) -> No
     """An appended set: every row it owns (inserted, or handed over by a reset of a set it
     shared them with) is there. Otherwise: the table holds the set's rows plus those that later
     ``--append`` loads inserted."""
-    entry = ledger.latest(cur, manifest_checksum(manifest))
+    entry = ledger.latest(cur, set_identities(manifest))
     if entry is not None and entry.mode == "append":
         merged = ledger.merged(cur, entry.id)
         plans = {p["table"]: TablePlan.from_json(p) for p in ledger.plan(cur, entry.id)}
@@ -171,23 +173,14 @@ def _objects(
     report: VerifyReport,
     echo: Reporter,
 ) -> None:
-    entry = ledger.latest(cur, manifest_checksum(manifest))
+    entry = ledger.latest(cur, set_identities(manifest))
     if entry is None:
         echo("note: the ledger has no record of this set; index/FK/trigger checks skipped")
         return
     report.check(entry.status == "complete", f"load {entry.id} of this set is {entry.status}")
     saved = ledger.saved(cur, entry.id)
-    live_idx = {i.definition for i in snap.indexes}
-    for idx in saved.indexes:
-        report.check(idx.definition in live_idx, f"index missing: {idx.definition}")
-    live_con = {(c.table, c.name, c.definition) for c in snap.constraints}
-    for con in saved.constraints:
-        key = (con.table, con.name, con.definition)
-        report.check(key in live_con, f"constraint missing: {con.table}.{con.name}")
-    live_trg = {(t.table, t.name, t.enabled) for t in snap.triggers}
-    for trg in saved.triggers:
-        key = (trg.table, trg.name, trg.enabled)
-        report.check(key in live_trg, f"trigger missing or disabled: {trg.table}.{trg.name}")
+    report.checks += len(saved.indexes) + len(saved.constraints) + len(saved.triggers)
+    report.problems += objects.problems(cur, saved)
     oids = catalog.table_oids(cur, [t.qualified for t in manifest.tables])
     row = cur.execute(
         "SELECT count(*) FROM pg_index WHERE indrelid = ANY(%s) AND NOT indisvalid", (oids,)

@@ -13,10 +13,21 @@ With ``--append`` (``loader.append``) the shards go to staging tables instead, k
 against the live rows, only the tables on the rebuild strategy lose their indexes, and each table
 is merged parents-first in its own transaction; the rest is the same.
 
+Every check that can be made without writing is made before the first write, ``--force``'s
+reset included: session settings (``--maintenance-work-mem``, ``--work-mem``) are tried with
+``SET LOCAL`` in a rolled-back transaction, and the live tables are verified.
+
+A load is marked ``complete`` only if every saved object is present, valid and the same as its
+saved definition (``loader.objects``, the comparison ``seedgen verify`` uses too).
+
 On an error the load is undone (rows removed, every object restored, the ledger says
-``rolled_back``): the database is as it was. If the process dies (SIGKILL, power loss) or is
-interrupted (Ctrl-C), the ledger has what ``seedgen load SET --resume`` needs to finish, and what
-``seedgen repair`` needs to put every dropped object back without loading.
+``rolled_back``): the database is as it was. An error that is not seedgen's own (a bug) is
+re-raised unchanged after the undo, with its traceback; a database error is reported as a
+``LoadError`` chained to it. If the process dies (SIGKILL, power loss) or is interrupted
+(Ctrl-C), the load stays ``running`` and there are two ways out, both printed: ``seedgen load SET
+--resume`` finishes it; ``seedgen repair`` undoes an initial load (and closes an append, keeping
+the tables it merged: ``loader.repair`` says why). Meanwhile a plain ``load``, ``--force`` and
+``reset`` refuse, naming those two commands; after either, the others work.
 """
 
 from __future__ import annotations
@@ -31,16 +42,24 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, faults, ledger
+from loader import append, catalog, ddl, faults, ledger, objects
 from loader.append import TablePlan
 from loader.copy import copy_shard
 from loader.pool import Pool, Task
-from loader.restore import restore, serial
+from loader.repair import clear_tables, repair
+from loader.restore import require, restore, serial, taken
 from loader.session import connect, create_database, lock, pg_message
+from loader.setcheck import non_empty_tables, verify_live, verify_set
 from loader.target import Target, parse_target
-from loader.verify import non_empty_tables, verify_live, verify_set
 from seedgen.errors import LoadError, SchemaMismatchError, SeedgenError
-from seedgen.manifest import Manifest, ShardSpec, TableSpec, manifest_checksum
+from seedgen.manifest import (
+    Manifest,
+    ShardSpec,
+    TableSpec,
+    read_manifest,
+    set_identities,
+    set_identity,
+)
 from seedgen.progress import Reporter, as_reporter
 
 Echo = Reporter | Callable[[str], None]
@@ -85,6 +104,8 @@ def load_set(
         url, allow_any_name=options.allow_any_name, allow_remote=options.allow_remote
     )
     manifest = verify_set(set_dir)
+    if options.create_schema:  # the set's DDL is checked before anything is written
+        ddl.check(manifest)
     echo(
         f"verified {set_dir}: {len(manifest.tables)} tables, {manifest.total_rows:,} rows, "
         f"{sum(len(t.shards) for t in manifest.tables)} shards (sha256 ok)"
@@ -93,7 +114,7 @@ def load_set(
     started = time.monotonic()
     if options.create_database and not options.dry_run and create_database(target):
         echo(f"created database {target.dbname}")
-    if options.force and not options.dry_run and _loaded_here(target, manifest):
+    if _preflight(target, manifest, options):
         from loader.reset import reset_set
 
         echo(f"--force: removing the rows this set loaded into {target.dbname} first")
@@ -113,18 +134,19 @@ def load_set(
         report.elapsed = time.monotonic() - started
         if report.load_id is not None:  # a refusal before the load started has nothing to show
             _summary(report, echo, failed=True)
-        if report.rolled_back:
+        ours = isinstance(exc, SeedgenError | psycopg.Error)
+        if report.rolled_back and ours:
             what = exc.message if isinstance(exc, SeedgenError) else pg_message(exc)
             raise LoadError(
                 f"load failed: {what}; rolled back, the database is as it was before the load",
                 hint="fix the cause and run the same command again",
-            ) from None
+            ) from exc
         if isinstance(exc, psycopg.Error):
             raise LoadError(
                 f"load failed: {pg_message(exc)}",
                 hint="see the lines above for the database's state",
-            ) from None
-        raise
+            ) from exc
+        raise  # ours as it is; a bug (after the undo, which said so) with its traceback
     report.elapsed = time.monotonic() - started
     if not options.dry_run:
         _summary(report, echo, failed=False)
@@ -144,7 +166,7 @@ class _Load:
     ) -> None:
         self.ctl, self.target, self.set_dir, self.manifest = ctl, target, set_dir, manifest
         self.options, self.report, self.echo = options, report, echo
-        self.checksum = manifest_checksum(manifest)
+        self.checksum = set_identity(manifest)
         self.rows = {t.name: t.rows for t in manifest.tables}
         self.append = options.append
         self.plans: list[TablePlan] = []
@@ -164,9 +186,7 @@ class _Load:
             self._phases(load_id)
         except KeyboardInterrupt:
             self.echo.summary(
-                f"interrupted: load {load_id} is resumable. Finish it with `seedgen load "
-                f"{self.set_dir} --database-url URL --resume`, or put every dropped object "
-                f"back with `seedgen repair --database-url URL`"
+                f"interrupted: load {load_id} is resumable. {_ways_out(str(self.set_dir))}"
             )
             raise
         except BaseException as exc:
@@ -178,19 +198,15 @@ class _Load:
     def _begin(self, cur: psycopg.Cursor) -> int | None:
         open_load = ledger.running(cur)
         if open_load is not None:
-            raise LoadError(
-                f"an interrupted load (id {open_load.id}, set {open_load.set_dir}, started "
-                f"{open_load.started_at:%Y-%m-%d %H:%M}) is unfinished in this database",
-                hint="finish it with `seedgen load SET --resume`, or restore its dropped objects "
-                "with `seedgen repair`",
-            )
-        prior = ledger.latest(cur, self.checksum)
+            raise _unfinished(open_load)
+        prior = ledger.latest(cur, set_identities(self.manifest))
         if prior is not None:
             raise SchemaMismatchError(
                 f"this shard set was already loaded into this database at "
                 f"{prior.started_at:%Y-%m-%d %H:%M:%S %Z} (seedgen.loads id {prior.id}, "
                 f"{prior.status})",
-                hint="pass --force to replace it, or `seedgen reset SET --confirm` to remove it",
+                hint=f"`seedgen load {self.set_dir} --database-url URL --force` replaces it; "
+                f"`seedgen reset {self.set_dir} --database-url URL --confirm` removes it",
             )
         with self.ctl.transaction(force_rollback=self.options.dry_run):
             _ensure_schema(cur, self.manifest, self.options, self.echo)
@@ -198,7 +214,7 @@ class _Load:
             busy = non_empty_tables(cur, self.manifest)
             if busy and not self.append:
                 raise SchemaMismatchError(
-                    f"target tables already hold rows: {', '.join(busy)}",
+                    f"target tables already hold rows: {', '.join(busy)}" + _whose_rows(cur),
                     hint="pass --append to load next to them (keys are checked, conflicts "
                     "filtered), or load into empty tables",
                 )
@@ -236,12 +252,13 @@ class _Load:
         if open_load is None:
             raise LoadError(
                 "no interrupted load to resume in this database",
-                hint="run the load without --resume",
+                hint=f"run the load without --resume: `seedgen load {self.set_dir} "
+                "--database-url URL`",
             )
-        if open_load.manifest_sha256 != self.checksum:
+        if open_load.manifest_sha256 not in set_identities(self.manifest):
             raise LoadError(
                 f"the interrupted load (id {open_load.id}) is of another set: {open_load.set_dir}",
-                hint="resume with that set, or run `seedgen repair` first",
+                hint=_ways_out(open_load.set_dir),
             )
         self.append = open_load.mode == "append"  # resume it the way it was started
         done = ledger.loaded_shards(cur, open_load.id)
@@ -281,10 +298,7 @@ class _Load:
     # -------------------------------------------------------------------- the work
 
     def _phases(self, load_id: int) -> None:
-        settings = {
-            "maintenance_work_mem": self.options.maintenance_work_mem,
-            "work_mem": self.options.work_mem,
-        }
+        settings = _settings(self.options)
         jobs = self.options.jobs or os.cpu_count() or 1
         pool = Pool(self.target.conninfo, jobs, settings)
         try:
@@ -310,6 +324,7 @@ class _Load:
                 else:
                     _check_counts(cur, self.manifest)
                 saved = ledger.saved(cur, load_id)
+                require(cur, saved)  # never complete unless every object is back as saved
                 uses = catalog.sequence_uses(cur, [t.qualified for t in self.manifest.tables])
                 self.report.sequences = catalog.reset_sequences(cur, uses)
                 faults.point("before-commit")
@@ -407,9 +422,15 @@ class _Load:
     def _drop(self, load_id: int) -> None:
         with self.ctl.transaction(), self.ctl.cursor() as cur:
             still_there = catalog.present(cur, ledger.saved(cur, load_id))
+            present: list[objects.Object] = [*still_there.indexes, *still_there.constraints]
+            for obj in present:
+                live = objects.state(cur, obj)  # drop only what is ours, never a stranger
+                if live is not None and not objects.same(cur, obj, live.printed):
+                    raise taken(obj, live.printed)
             for stmt in catalog.drop_statements(still_there):
                 self.echo.detail(f"  {stmt.as_string(cur)}")
                 cur.execute(stmt)
+            ledger.mark_dropped(cur, load_id, still_there)  # the flag never claims them
 
     def _copy_tasks(self, load_id: int, done: dict[tuple[str, int], int]) -> list[Task]:
         tasks = []
@@ -468,7 +489,7 @@ class _Load:
                     append.drop_work_tables(cur, load_id, self.plans, keys=True)
                     ledger.forget_merges(cur, load_id)
                 else:
-                    _clear_tables(cur, self.manifest)
+                    clear_tables(cur, [t.qualified for t in self.manifest.tables])
                 ledger.forget_shards(cur, load_id)
                 restore(serial(self.ctl), self.ctl, load_id, self.rows)
                 ledger.finish(cur, load_id, "rolled_back")
@@ -484,37 +505,6 @@ class _Load:
             ) from exc
 
 
-def repair(
-    url: str, *, allow_any_name: bool = False, allow_remote: bool = False, echo: Echo | None = None
-) -> int:
-    """Restore every object an unfinished load dropped, without loading anything."""
-    echo = as_reporter(echo)
-    target = parse_target(url, allow_any_name=allow_any_name, allow_remote=allow_remote)
-    with connect(target) as ctl:
-        lock(ctl)
-        open_load = ledger.running(ctl.cursor())
-        if open_load is None:
-            echo.summary("nothing to repair: no unfinished load in this database")
-            return 0
-        restored = restore(serial(ctl), ctl, open_load.id, {})
-        with ctl.transaction():
-            cur = ctl.cursor()
-            shards = ledger.loaded_shards(cur, open_load.id)
-            kept = f"{len(shards)} shard(s) ({sum(shards.values()):,} rows) it had committed"
-            if open_load.mode == "append":  # staged rows go; merged rows (and their keys) stay
-                plans = [TablePlan.from_json(p) for p in ledger.plan(cur, open_load.id)]
-                append.drop_work_tables(cur, open_load.id, plans, keys=False)
-                merged = ledger.merged(cur, open_load.id)
-                rows = sum(inserted for inserted, _ in merged.values())
-                kept = f"{len(merged)} table(s) ({rows:,} rows) it had merged"
-            ledger.finish(cur, open_load.id, "repaired")
-        echo.summary(
-            f"repaired load {open_load.id}: restored {restored} object(s); {kept} remain "
-            f"(`seedgen reset SET --confirm` removes them)"
-        )
-        return restored
-
-
 # ------------------------------------------------------------------------ helpers
 
 
@@ -525,41 +515,86 @@ def _analyze(table: TableSpec) -> Task:
     return task
 
 
-def _clear_tables(cur: psycopg.Cursor, manifest: Manifest) -> None:
-    """Empty the set's tables (they were empty before the load): children first."""
-    for table in reversed(manifest.tables):
-        cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table.qualified)))
+def _settings(options: LoadOptions) -> dict[str, str]:
+    return {
+        "maintenance_work_mem": options.maintenance_work_mem,
+        "work_mem": options.work_mem,
+    }
 
 
-def _loaded_here(target: Target, manifest: Manifest) -> bool:
+def _preflight(target: Target, manifest: Manifest, options: LoadOptions) -> bool:
+    """The checks that need the database but write nothing, run before anything is written
+    (``--force``'s reset included). Returns whether ``--force`` has a load of this set here to
+    remove first."""
     with connect(target) as conn:
-        entry = ledger.latest(conn.cursor(), manifest_checksum(manifest))
-    # complete or repaired: its rows are there; a running one is refused by reset with advice
-    return entry is not None and entry.status != "running"
+        cur = conn.cursor()
+        with conn.transaction(force_rollback=True):
+            for name, value in _settings(options).items():
+                try:
+                    with conn.transaction():
+                        cur.execute(
+                            sql.SQL("SET LOCAL {} = {}").format(
+                                sql.Identifier(name), sql.Literal(value)
+                            )
+                        )
+                except psycopg.Error as exc:
+                    raise LoadError(
+                        f"--{name.replace('_', '-')} {value!r}: {pg_message(exc)}",
+                        hint="pass a value PostgreSQL accepts (e.g. 512MB); nothing was written",
+                    ) from exc
+        if not options.force or options.dry_run:
+            return False
+        entry = ledger.latest(cur, set_identities(manifest))
+        open_load = ledger.running(cur)
+        if open_load is not None:
+            raise _unfinished(open_load)
+        if entry is None:  # nothing to replace: the load's own checks follow
+            return False
+        verify_live(cur, manifest)
+        return True
+
+
+def _ways_out(set_dir: str) -> str:
+    return (
+        f"Finish it with `seedgen load {set_dir} --database-url URL --resume`, or undo it with "
+        "`seedgen repair --database-url URL` (an --append keeps the tables it merged)"
+    )
+
+
+def _unfinished(open_load: ledger.LoadRow) -> LoadError:
+    return LoadError(
+        f"an interrupted load (id {open_load.id}, set {open_load.set_dir}, started "
+        f"{open_load.started_at:%Y-%m-%d %H:%M}) is unfinished in this database",
+        hint=_ways_out(open_load.set_dir),
+    )
+
+
+def _whose_rows(cur: psycopg.Cursor) -> str:
+    """Which live load of another set put rows there, and how to remove them."""
+    other = ledger.latest(cur)
+    if other is None:
+        return ""
+    said = f"; load {other.id} of set {other.set_dir} ({other.status}) is recorded here: "
+    try:
+        there = other.manifest_sha256 in set_identities(read_manifest(Path(other.set_dir)))
+    except SeedgenError:
+        there = False
+    if there:
+        return said + (
+            f"`seedgen reset {other.set_dir} --database-url URL --confirm` removes its rows"
+        )
+    return said + (
+        "that directory no longer holds that set (regenerated or moved), so reset cannot find "
+        "its rows: empty the tables (or drop this scratch database and load with "
+        "--create-database)"
+    )
 
 
 def _ensure_schema(
     cur: psycopg.Cursor, manifest: Manifest, options: LoadOptions, echo: Reporter
 ) -> None:
-    if not options.create_schema:
-        return
-    existing = {
-        name
-        for (name,) in cur.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
-        )
-    }
-    missing = [d for d in manifest.ddl if d.table not in existing]
-    if not missing:
-        return
-    for ext in manifest.extensions:
-        cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
-    for ddl in missing:
-        verb = "would create" if options.dry_run else "creating"
-        echo(f"{verb} table {ddl.table} ({len(ddl.statements) - 1} more statements)")
-        for statement in ddl.statements:
-            cur.execute(sql.SQL(statement))  # compiled from the dataset's models at generation
+    if options.create_schema:  # from the checked, re-deparsed DDL (loader.ddl), never raw text
+        ddl.create_missing(cur, manifest, dry_run=options.dry_run, echo=echo)
 
 
 def _check_counts(cur: psycopg.Cursor, manifest: Manifest) -> None:
@@ -598,4 +633,4 @@ def _summary(report: LoadReport, echo: Reporter, *, failed: bool) -> None:
         echo.summary(f"  sequence {seq} set to {value:,}")
 
 
-__all__ = ["LoadOptions", "LoadReport", "load_set", "repair"]
+__all__ = ["LoadOptions", "LoadReport", "load_set", "repair"]  # repair: see loader.repair

@@ -1,10 +1,17 @@
-"""Put back what a load dropped, idempotently, marking each object restored in the ledger.
+"""Put back what a load dropped, idempotently, and prove it is all back.
+
+What is missing is asked of the catalog, never of the ledger's ``restored`` flag: an object the
+catalog does not hold (or holds invalid) is rebuilt from its saved definition, whatever the flag
+says (``seedgen repair`` may have rebuilt an object that a resumed load dropped again). An
+object that is there must be the saved one (``loader.objects.same``); one that is not (another
+object under its name) stops the restore with a message naming it, rather than being kept or
+replaced silently.
 
 Order: indexes (parallel, biggest tables first), unique/exclusion constraints (parallel), foreign
 keys (added ``NOT VALID`` one by one, which needs no scan, then validated in parallel), triggers
-back to their former enable mode. Each object is restored and marked in one transaction, so a
-crash at any point leaves a ledger that says exactly what is still missing; an object that
-already exists (a crash after it was built) is just marked.
+back to their former enable mode. Each object is built and marked restored, with what
+PostgreSQL printed for it, in one transaction. At the end every saved object must be present,
+valid and the same (``loader.objects.problems``), or ``RestoreError`` says which is not.
 """
 
 from __future__ import annotations
@@ -14,15 +21,16 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from loader import catalog, faults, ledger
+from loader import catalog, faults, ledger, objects
 from loader.pool import Task
 from seedgen.errors import LoadError
 
 Runner = Callable[[list[Task]], None]
+_AGAIN = "then run `seedgen repair --database-url URL` (or the command that stopped) again"
 
 
 class RestoreError(LoadError):
-    """One object could not be rebuilt; the message names it."""
+    """One object could not be rebuilt, or is not as saved; the message names it."""
 
 
 def serial(conn: psycopg.Connection) -> Runner:
@@ -34,32 +42,96 @@ def serial(conn: psycopg.Connection) -> Runner:
 
 
 def restore(run: Runner, ctl: psycopg.Connection, load_id: int, table_rows: dict[str, int]) -> int:
-    """Restore every object of ``load_id`` not yet restored; return how many were pending."""
-    pending = ledger.saved(ctl.cursor(), load_id, pending_only=True)
+    """Rebuild every saved object of ``load_id`` that is not there as saved; check them all;
+    return how many needed work."""
+    cur = ctl.cursor()
+    ledger.ensure(cur)  # a ledger from an older seedgen gains its ``printed`` column
+    saved = ledger.saved(cur, load_id)
+    pending = _pending(cur, load_id, saved)
     by_size = sorted(pending.indexes, key=lambda i: -table_rows.get(i.table, 0))
     run([_index_task(load_id, idx) for idx in by_size])
     unique = [c for c in pending.constraints if c.kind != "f"]
     run([_constraint_task(load_id, con) for con in unique])
     fks = [c for c in pending.constraints if c.kind == "f"]
     for con in fks:  # NOT VALID: no scan; serial, as it locks both tables briefly
-        with ctl.transaction(), ctl.cursor() as cur:
-            if catalog.constraint_state(cur, con) is None:
-                _execute(cur, catalog.add_constraint_statement(con, not_valid=True), con.name)
+        with ctl.transaction(), ctl.cursor() as fk_cur:
+            if objects.state(fk_cur, con) is None:
+                _execute(fk_cur, catalog.add_constraint_statement(con, not_valid=True), con.name)
     run([_constraint_task(load_id, con) for con in fks])
     for trg in pending.triggers:
-        with ctl.transaction(), ctl.cursor() as cur:
-            if catalog.trigger_enabled(cur, trg) != trg.enabled:
-                _execute(cur, catalog.enable_statement(trg), f"trigger {trg.name}")
-            ledger.mark_restored(cur, load_id, trg.schema, trg.table, trg.name)
+        with ctl.transaction(), ctl.cursor() as trg_cur:
+            if catalog.trigger_enabled(trg_cur, trg) is None:
+                raise RestoreError(
+                    f"trigger {trg.name} on {trg.schema}.{trg.table} no longer exists",
+                    hint=f"create it again as it was, {_AGAIN}",
+                )
+            _execute(trg_cur, catalog.enable_statement(trg), f"trigger {trg.name}")
+            ledger.mark_restored(trg_cur, load_id, trg.schema, trg.table, trg.name)
+    require(cur, saved)
     return len(pending.indexes) + len(pending.constraints) + len(pending.triggers)
+
+
+def require(cur: psycopg.Cursor, saved: catalog.Snapshot) -> None:
+    """Raise unless every saved object is present, valid and the same as saved."""
+    problems = objects.problems(cur, saved)
+    if problems:
+        raise RestoreError(
+            f"{len(problems)} saved object(s) not back as saved, first: {problems[0]}",
+            hint=f"the definitions are in seedgen.saved_objects; fix the cause, {_AGAIN}",
+        )
+
+
+def _pending(cur: psycopg.Cursor, load_id: int, saved: catalog.Snapshot) -> catalog.Snapshot:
+    """What the catalog lacks (or holds invalid); objects already there as saved are marked."""
+    pending = catalog.Snapshot()
+    with cur.connection.transaction():
+        saved_objects: list[objects.Object] = [*saved.indexes, *saved.constraints]
+        for obj in saved_objects:
+            live = objects.state(cur, obj)
+            if live is not None and not objects.same(cur, obj, live.printed):
+                raise taken(obj, live.printed)
+            if live is not None and live.valid:
+                ledger.mark_restored(cur, load_id, obj.schema, obj.table, obj.name)
+            elif isinstance(obj, catalog.Index):
+                pending.indexes.append(obj)
+            else:
+                pending.constraints.append(obj)
+        for trg in saved.triggers:
+            if catalog.trigger_enabled(cur, trg) == trg.enabled:
+                ledger.mark_restored(cur, load_id, trg.schema, trg.table, trg.name)
+            else:
+                pending.triggers.append(trg)
+    return pending
+
+
+def taken(obj: objects.Object, printed: str) -> RestoreError:
+    """Another object holds a saved object's name: neither keep it nor drop it silently."""
+    what = "index" if isinstance(obj, catalog.Index) else f"constraint on {obj.table}"
+    drop = (
+        f"DROP INDEX {obj.schema}.{obj.name}"
+        if isinstance(obj, catalog.Index)
+        else f"ALTER TABLE {obj.schema}.{obj.table} DROP CONSTRAINT {obj.name}"
+    )
+    return RestoreError(
+        f"{what} {obj.schema}.{obj.name} exists but is not the one saved: it is `{printed}`, "
+        f"saved `{obj.definition}`",
+        hint=f"if it is not yours to keep, remove it (`{drop}`), {_AGAIN}",
+    )
 
 
 def _index_task(load_id: int, idx: catalog.Index) -> Task:
     def task(conn: psycopg.Connection) -> None:
         with conn.transaction(), conn.cursor() as cur:
-            if not catalog.index_exists(cur, idx):
-                _execute(cur, sql.SQL(idx.definition), f"index {idx.schema}.{idx.name}")
-            ledger.mark_restored(cur, load_id, idx.schema, idx.table, idx.name)
+            live = objects.state(cur, idx)
+            what = f"index {idx.schema}.{idx.name}"
+            if live is None:
+                _execute(cur, sql.SQL(idx.definition), what)
+            elif not objects.same(cur, idx, live.printed):
+                raise taken(idx, live.printed)
+            elif not live.valid:
+                name = sql.Identifier(idx.schema, idx.name)
+                _execute(cur, sql.SQL("REINDEX INDEX {}").format(name), what)
+            _mark_built(cur, load_id, idx)
         faults.point("after-index")
 
     return task
@@ -68,11 +140,13 @@ def _index_task(load_id: int, idx: catalog.Index) -> Task:
 def _constraint_task(load_id: int, con: catalog.Constraint) -> Task:
     def task(conn: psycopg.Connection) -> None:
         with conn.transaction(), conn.cursor() as cur:
-            state = catalog.constraint_state(cur, con)
+            live = objects.state(cur, con)
             what = f"constraint {con.name} on {con.schema}.{con.table}"
-            if state is None:
+            if live is None:
                 _execute(cur, catalog.add_constraint_statement(con), what)
-            elif state is False:
+            elif not objects.same(cur, con, live.printed):
+                raise taken(con, live.printed)
+            elif not live.valid:
                 _execute(
                     cur,
                     sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
@@ -80,9 +154,16 @@ def _constraint_task(load_id: int, con: catalog.Constraint) -> Task:
                     ),
                     what,
                 )
-            ledger.mark_restored(cur, load_id, con.schema, con.table, con.name)
+            _mark_built(cur, load_id, con)
 
     return task
+
+
+def _mark_built(cur: psycopg.Cursor, load_id: int, obj: objects.Object) -> None:
+    """Mark it restored, with what PostgreSQL prints for it now that seedgen built it."""
+    live = objects.state(cur, obj)
+    assert live is not None
+    ledger.mark_restored(cur, load_id, obj.schema, obj.table, obj.name, live.printed)
 
 
 def _execute(cur: psycopg.Cursor, statement: sql.SQL | sql.Composed, what: str) -> None:
@@ -94,6 +175,6 @@ def _execute(cur: psycopg.Cursor, statement: sql.SQL | sql.Composed, what: str) 
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RestoreError(
             f"could not restore {what}: {message}",
-            hint=f"its definition is kept in seedgen.saved_objects; fix the cause, then run "
-            f"`seedgen repair` (statement: {statement.as_string(cur)})",
-        ) from None
+            hint=f"its definition is kept in seedgen.saved_objects; fix the cause, {_AGAIN} "
+            f"(statement: {statement.as_string(cur)})",
+        ) from exc

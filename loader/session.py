@@ -27,9 +27,12 @@ def connect(target: Target) -> psycopg.Connection:
     try:
         return psycopg.connect(target.conninfo, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
+        missing = f'database "{target.dbname}" does not exist' in str(exc)
         raise LoadError(
             f"cannot connect to {target}: {pg_message(exc)}",
-            hint="check the URL and that the server is running",
+            hint="`seedgen load SET --database-url URL --create-database` creates it"
+            if missing
+            else "check the URL and that the server is running",
         ) from None
 
 

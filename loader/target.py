@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass
 
 import psycopg.conninfo
 
+from loader import endpoint
 from seedgen.errors import SafetyError
 
 SAFE_SUFFIXES = ("_demo", "_test")
@@ -30,19 +30,6 @@ def redact(url: str) -> str:
     """Mask the password of a URL or a key=value conninfo."""
     url = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
     return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", url, flags=re.IGNORECASE)
-
-
-def is_local(host: str) -> bool:
-    """Unix sockets, localhost and loopback addresses count as local."""
-    for part in filter(None, host.split(",")):
-        if part.startswith("/") or part == "localhost":
-            continue
-        try:
-            if not ipaddress.ip_address(part.strip("[]")).is_loopback:
-                return False
-        except ValueError:
-            return False
-    return True
 
 
 def refuse_production() -> None:
@@ -69,8 +56,12 @@ def parse_target(url: str, *, allow_any_name: bool = False, allow_remote: bool =
     try:
         params = psycopg.conninfo.conninfo_to_dict(cleaned)
     except psycopg.ProgrammingError as exc:
-        raise SafetyError(f"database URL {display!r} is invalid: {exc}") from None
-    dbname = str(params.get("dbname") or "")
+        raise SafetyError(
+            f"database URL {display!r} is invalid: {redact(str(exc))}",
+            hint="use postgresql://user@host:5432/name_demo",
+        ) from None
+    resolved = endpoint.resolve(params)  # service file and PG* variables, as libpq does
+    dbname = resolved.get("dbname", "")
     if not dbname:
         raise SafetyError(
             f"database URL {display!r} names no database",
@@ -82,10 +73,11 @@ def parse_target(url: str, *, allow_any_name: bool = False, allow_remote: bool =
             f"in _demo or _test",
             hint="point --database-url at a demo/test database, or pass --allow-any-name",
         )
-    host = str(params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST", ""))
-    if not allow_remote and not is_local(host):
+    remote = [e for e in endpoint.endpoints(resolved) if not endpoint.is_local(e)]
+    if remote and not allow_remote:
         raise SafetyError(
-            f"refusing host {host!r}: seedgen writes only to local servers by default",
+            f"refusing host {', '.join(remote)}: seedgen writes only to local servers by "
+            f"default (hostaddr, service files, PGHOST and PGHOSTADDR count)",
             hint="pass --allow-remote if this remote database is really a demo/test one",
         )
     return Target(conninfo=cleaned, dbname=dbname, display=display)

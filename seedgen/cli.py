@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from seedgen.errors import ConfigError, SeedgenError
+from seedgen.errors import ConfigError, SeedgenError, VerifyError
 from seedgen.progress import Reporter, make_reporter
 from seedgen.settings import DEFAULT_ENV_FILE, describe_keys
 
@@ -73,7 +73,12 @@ def _keys_epilog() -> str:
 )
 def generate(
     ctx: typer.Context,
-    dataset: str = typer.Argument(..., help="built-in dataset, e.g. genonaut"),
+    dataset: str | None = typer.Argument(None, help="built-in dataset, e.g. genonaut"),
+    spec: Path | None = typer.Option(None, "--spec", help="dataset spec file (YAML or JSON)"),
+    models: str | None = typer.Option(None, "--models", help="SQLAlchemy models: pkg.mod:Base"),
+    from_database: str | None = typer.Option(
+        None, "--from-database", help="reflect this database's schema (no spec needed)"
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="set directory [seed-data/sets/<dataset>-seed<seed>]"
     ),
@@ -89,6 +94,22 @@ def generate(
     from seedgen.settings import parse_overrides
 
     try:
+        if dataset is None or spec or models or from_database:
+            from seedgen.cli_spec import generate_from_spec
+
+            generate_from_spec(
+                dataset,
+                spec,
+                models,
+                from_database,
+                args=list(ctx.args),
+                out=out,
+                config=config,
+                dry_run=dry_run,
+                force=force,
+                echo=_echo(),
+            )
+            return
         overrides = parse_overrides(dataset_class(dataset).settings_model, list(ctx.args))
         req = Request(dataset, config, overrides, env_file)
         if out is None:
@@ -190,7 +211,7 @@ def verify(
     except SeedgenError as exc:
         raise _fail(exc) from None
     if report.problems:
-        raise typer.Exit(7)
+        raise _fail(VerifyError(f"verify found {len(report.problems)} problem(s) in {set_dir}"))
 
 
 @app.command()
@@ -199,9 +220,9 @@ def repair(
     allow_any_name: bool = typer.Option(False, "--allow-any-name", help="see `load`"),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="see `load`"),
 ) -> None:
-    """Restore every index, constraint and trigger an unfinished load dropped, loading nothing.
+    """Undo an unfinished initial load (its rows removed, every dropped object rebuilt).
 
-    Rows the interrupted load had committed stay; `seedgen load --resume` is the other way out.
+    An unfinished --append keeps the tables it merged; `seedgen load --resume` is the other way.
     Example: seedgen repair --database-url postgresql://localhost/app_demo
     """
     from loader.load import repair as run
@@ -232,7 +253,12 @@ def reset(
     from loader.reset import reset_set
 
     if scope not in ("all", "facts", "dimensions"):
-        raise _fail(ConfigError(f"--scope {scope!r}: valid choices are all, facts, dimensions"))
+        raise _fail(
+            ConfigError(
+                f"--scope {scope!r}: valid choices are all, facts, dimensions",
+                hint="seedgen reset SET --database-url URL --confirm --scope facts",
+            )
+        )
     try:
         reset_set(
             set_dir,
@@ -266,17 +292,24 @@ def demo(
     from loader.target import redact
     from seedgen import devdb
 
+    echo = _echo()
     try:
+        url = devdb.demo_url(database, keep_running=True)  # every guard, before any write
         out = DEFAULT_SETS_DIR / "genonaut-demo"
-        run(Request("genonaut", None, {}, env_file), out, force=True, echo=_echo())
-        url = devdb.recreate_database(database, keep_running=True)
-        load_set(out, url, LoadOptions(create_schema=True), echo=_echo())
-        _echo().summary(f"demo database ready: {redact(url)}")
+        run(Request("genonaut", None, {}, env_file), out, force=True, echo=echo)
+        devdb.recreate_database(database, keep_running=True)
+        load_set(out, url, LoadOptions(create_schema=True), echo=echo)
+        echo.summary(f"demo database ready: {redact(url)}", kind="demo", url=redact(url))
         stop = devdb.embedded_stop_command()
         if stop:
-            _echo().summary(f"the embedded server keeps running; stop it with: {stop}")
+            echo.summary(f"the embedded server keeps running; stop it with: {stop}")
     except SeedgenError as exc:
         raise _fail(exc) from None
+
+
+from seedgen.cli_spec import spec_app  # noqa: E402  (the spec commands live there)
+
+app.add_typer(spec_app, name="spec")
 
 
 def main(argv: list[str] | None = None) -> Any:

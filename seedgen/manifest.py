@@ -16,11 +16,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from seedgen.errors import ManifestError
+from seedgen.untrusted import check_identifier, check_relpath, read_json
 
 # 2 added shared_keys, on_conflict and references (for --append). Version 1 sets still read
 # (the new fields default to empty); a seedgen that knows only 1 refuses 2 by its version.
@@ -31,6 +32,15 @@ PARTIAL_SUFFIX = ".partial"
 
 ShardFormat = Literal["parquet", "csv"]
 
+# Bounds a set from someone else must respect before any shard is read (see read_manifest).
+MAX_ROWS = 10**12  # per shard and per table
+MAX_SHARD_BYTES = 1 << 40  # 1 TiB
+INT64 = (-(1 << 63), (1 << 63) - 1)
+
+Identifier = Annotated[str, AfterValidator(check_identifier)]
+RelPath = Annotated[str, AfterValidator(check_relpath)]
+Count = Annotated[int, Field(ge=0, le=MAX_ROWS)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,7 +49,7 @@ class _Strict(BaseModel):
 class ColumnSpec(_Strict):
     """One column as PostgreSQL's ``format_type`` spells it, plus the Arrow type in the shards."""
 
-    name: str
+    name: Identifier
     pg_type: str
     nullable: bool
     arrow_type: str
@@ -52,12 +62,18 @@ class ShardSpec(_Strict):
     link), ``start``/``stop`` index the parent's rows and ``rows`` counts the file's rows.
     """
 
-    file: str
-    start: int
-    stop: int
-    rows: int
-    bytes: int
-    sha256: str
+    file: RelPath
+    start: Count
+    stop: Count
+    rows: Count
+    bytes: Annotated[int, Field(ge=0, le=MAX_SHARD_BYTES)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+    @model_validator(mode="after")
+    def _range(self) -> ShardSpec:
+        if self.start > self.stop:
+            raise ValueError(f"shard {self.file}: start {self.start} after stop {self.stop}")
+        return self
 
 
 class ReferenceSpec(_Strict):
@@ -69,10 +85,10 @@ class ReferenceSpec(_Strict):
     through these like through FKs; ``seedgen verify`` checks them for orphans.
     """
 
-    columns: list[str]
-    table: str
-    parent_columns: list[str]
-    when: dict[str, str] = {}
+    columns: list[Identifier]
+    table: Identifier
+    parent_columns: list[Identifier]
+    when: dict[Identifier, str] = {}
 
 
 class TableSpec(_Strict):
@@ -85,18 +101,28 @@ class TableSpec(_Strict):
     existing row: ``drop`` it and its dependents, or ``remap`` references to the existing row.
     """
 
-    name: str
-    schema_name: str = "public"
+    name: Identifier
+    schema_name: Identifier = "public"
     columns: list[ColumnSpec]
-    primary_key: list[str]
-    depends_on: list[str]
-    rows: int
-    batch_rows: int
-    key_ranges: dict[str, list[int]] = {}
+    primary_key: list[Identifier]
+    depends_on: list[Identifier]
+    rows: Count
+    batch_rows: Annotated[int, Field(ge=1, le=MAX_ROWS)]
+    key_ranges: dict[Identifier, Annotated[list[int], Field(min_length=2, max_length=2)]] = {}
     shared_keys: list[str] = []
     on_conflict: Literal["drop", "remap"] = "drop"
     references: list[ReferenceSpec] = []
     shards: list[ShardSpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TableSpec:
+        counted = sum(s.rows for s in self.shards)
+        if counted != self.rows:
+            raise ValueError(f"shards hold {counted:,} rows, the table says {self.rows:,}")
+        for low, high in self.key_ranges.values():
+            if not INT64[0] <= low <= high <= INT64[1]:
+                raise ValueError(f"key range [{low}, {high}] is not within bigint")
+        return self
 
     @property
     def qualified(self) -> tuple[str, str]:
@@ -106,7 +132,7 @@ class TableSpec(_Strict):
 class TableDDL(_Strict):
     """Statements that create one table (with its indexes) on a fresh database, in order."""
 
-    table: str
+    table: Identifier
     statements: list[str]
 
 
@@ -118,9 +144,23 @@ class Manifest(_Strict):
     created_at: str
     config: dict[str, Any]
     versions: dict[str, str]
-    extensions: list[str]
+    extensions: list[Identifier]
     ddl: list[TableDDL]
     tables: list[TableSpec]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Manifest:
+        names = [t.qualified for t in self.tables]
+        files = [s.file for t in self.tables for s in t.shards]
+        if len(set(names)) != len(names):
+            raise ValueError("a table is listed twice")
+        if len(set(files)) != len(files):
+            raise ValueError("a shard file is listed twice")
+        if self.format == "csv":  # a CSV row takes at least its newline, after the header line
+            for shard in (s for t in self.tables for s in t.shards):
+                if shard.rows > shard.bytes:
+                    raise ValueError(f"{shard.file}: {shard.rows:,} rows in {shard.bytes:,} bytes")
+        return self
 
     def table(self, name: str) -> TableSpec:
         for spec in self.tables:
@@ -152,6 +192,28 @@ def manifest_checksum(manifest: Manifest) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def set_identity(manifest: Manifest) -> str:
+    """What makes two sets the same set: a sha256 of their content.
+
+    Dataset, seed, format, config, extensions, DDL and every table's spec with its shards' row
+    ranges, row counts and sha256. Not ``created_at``, ``versions`` (of tools), shard file names
+    or sizes, nor ``manifest_version``: a set regenerated identically (same shard checksums) has
+    the same identity, so ``load`` says it is loaded and ``load --force``/``reset`` accept it.
+    """
+    data = manifest.model_dump(mode="json", exclude={"created_at", "versions", "manifest_version"})
+    for table in data["tables"]:
+        for shard in table["shards"]:
+            del shard["file"], shard["bytes"]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(b"seedgen set identity 1\0" + text.encode()).hexdigest()
+
+
+def set_identities(manifest: Manifest) -> tuple[str, str]:
+    """Every identity a ledger may hold for this set: ``set_identity``, and the manifest
+    checksum that seedgen recorded before it (``seedgen.loads.manifest_sha256``)."""
+    return (set_identity(manifest), manifest_checksum(manifest))
+
+
 def write_manifest(set_dir: Path, manifest: Manifest) -> Path:
     """Write ``manifest.json`` atomically (temp file + ``os.replace``)."""
     path = set_dir / MANIFEST_NAME
@@ -162,7 +224,13 @@ def write_manifest(set_dir: Path, manifest: Manifest) -> Path:
 
 
 def read_manifest(set_dir: Path) -> Manifest:
-    """Read and validate a set's manifest; refuse unknown versions before anything else."""
+    """Read and validate a set's manifest; refuse unknown versions before anything else.
+
+    The manifest may come from someone else (``seedgen.untrusted``): its size and nesting are
+    bounded before it is parsed, types are strict (no ``"12"`` for 12, no ``true`` for 1),
+    identifiers and shard paths are checked, and sizes and row counts are bounded and consistent
+    with each other before any shard is opened.
+    """
     path = Path(set_dir) / MANIFEST_NAME
     if not path.is_file():
         partial = Path(str(set_dir) + PARTIAL_SUFFIX)
@@ -172,13 +240,13 @@ def read_manifest(set_dir: Path) -> Manifest:
             else "point at a directory written by `seedgen generate`"
         )
         raise ManifestError(f"{set_dir}: no {MANIFEST_NAME}, not a complete shard set", hint=hint)
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path}: unreadable manifest ({exc})") from exc
+    raw = read_json(path)
     version = raw.get("manifest_version") if isinstance(raw, dict) else None
-    if not isinstance(version, int):
-        raise ManifestError(f"{path}: no integer manifest_version")
+    if type(version) is not int:  # bool is an int to isinstance: `true` is not version 1
+        raise ManifestError(
+            f"{path}: no integer manifest_version",
+            hint="point at a directory written by `seedgen generate`",
+        )
     if version not in READABLE_VERSIONS:
         newer = version > MANIFEST_VERSION
         raise ManifestError(
@@ -187,8 +255,22 @@ def read_manifest(set_dir: Path) -> Manifest:
             hint="upgrade seedgen" if newer else "regenerate the set with this seedgen",
         )
     try:
-        return Manifest.model_validate(raw)
+        return Manifest.model_validate(raw, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ManifestError(f"{path}: invalid manifest at {where}: {first['msg']}") from exc
+        table = _table_name(raw, first["loc"])
+        raise ManifestError(
+            f"{path}: invalid manifest at {where}{table}: {first['msg']}",
+            hint="the set is damaged or not from `seedgen generate`; regenerate or re-copy it",
+        ) from None
+
+
+def _table_name(raw: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """`` (table users)`` when the error is inside ``tables[i]`` and that table has a name."""
+    if len(loc) < 2 or loc[0] != "tables" or not isinstance(loc[1], int):
+        return ""
+    tables = raw.get("tables")
+    entry = tables[loc[1]] if isinstance(tables, list) and loc[1] < len(tables) else None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return f" (table {name[:63]!r})" if isinstance(name, str) else ""

@@ -2,7 +2,9 @@
 
 Library functions take a ``Reporter`` (or any ``Callable[[str], None]``, wrapped into a plain
 one): ``reporter(msg)`` for informational lines, ``reporter.batch(...)`` after each batch of rows,
-``reporter.summary(msg)`` for the closing lines that even ``--quiet`` shows.
+``reporter.summary(msg, **fields)`` for the closing lines that even ``--quiet`` shows. A summary's
+``fields`` (``kind``, ``rows`` per table, ``elapsed``, ``timings``…: plain JSON values) are what
+``--log-json`` gives machines, next to the text; people see only the text.
 
 - ``Reporter``: plain lines on stderr, one per batch (what logs and CI see);
 - ``QuietReporter``: only summaries;
@@ -37,7 +39,8 @@ class Reporter:
         if self.verbose:
             self.write(message)
 
-    def summary(self, message: str) -> None:
+    def summary(self, message: str, **fields: Any) -> None:
+        """A closing line; ``fields`` hold its numbers for machines (only --log-json shows them)."""
         self.write(message)
 
     def warning(self, message: str) -> None:
@@ -93,8 +96,8 @@ class JsonReporter(Reporter):
         if self.verbose:
             self._emit("detail", message=message)
 
-    def summary(self, message: str) -> None:
-        self._emit("summary", message=message)
+    def summary(self, message: str, **fields: Any) -> None:
+        self._emit("summary", message=message, **fields)
 
     def warning(self, message: str) -> None:
         self._emit("warning", message=message)
@@ -148,7 +151,7 @@ class TtyReporter(Reporter):
             self.bytes[table] += nbytes
             seconds = max(time.monotonic() - self.started[table], 1e-3)
             rate = f"{self.bytes[table] / seconds / 1e6:.1f} MB/s"
-            self.progress.update(self.tasks[table], completed=done, rate=rate)
+            self.progress.update(self.tasks[table], completed=done, total=total, rate=rate)
 
     def close(self) -> None:
         self.progress.stop()

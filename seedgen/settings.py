@@ -15,6 +15,7 @@ import os
 import types
 import typing
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -58,10 +59,13 @@ class GenerateSettings(BaseModel):
 def _first_error(exc: ValidationError, section: str) -> ConfigError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"]) or "(section)"
+    help_hint = "`seedgen generate --help` lists every key with its default and meaning"
     if err["type"] == "extra_forbidden":
-        return ConfigError(f"unknown config key '{key}' in {section}")
+        return ConfigError(f"unknown config key '{key}' in {section}", hint=help_hint)
     got = err.get("input")
-    return ConfigError(f"config key '{key}' in {section}: {err['msg']} (got {got!r})")
+    return ConfigError(
+        f"config key '{key}' in {section}: {err['msg']} (got {got!r})", hint=help_hint
+    )
 
 
 def _unknown_key_error(key: str, valid: list[str], where: str) -> ConfigError:
@@ -73,29 +77,85 @@ def _unknown_key_error(key: str, valid: list[str], where: str) -> ConfigError:
     )
 
 
-def read_config_section(path: Path | None, sections: tuple[str, ...]) -> dict[str, Any]:
-    """Return the first of ``sections`` found in the JSON config file (``{}`` if no file)."""
-    if path is None:
-        path = DEFAULT_CONFIG
-        if not path.exists():
-            return {}
-    try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} not found", hint="pass --config PATH") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be a JSON object")
+def read_config_section(
+    path: Path | None,
+    sections: tuple[str, ...],
+    known: list[str] | None = None,
+    dataset: str = "this dataset",
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Return the first of ``sections`` found in the JSON config file.
+
+    No file, an empty file or no such section means the defaults, and ``echo`` is told so (once
+    per call). A top-level section that is none of ``known`` (every dataset's sections) is a
+    typo: refused, with the closest known name.
+    """
+    shown = path or DEFAULT_CONFIG
+    raw = _read_config(path)
+    if raw is None:
+        _notice(echo, f"no {shown}: using the defaults for {dataset}")
+        return {}
+    unknown = [name for name in raw if name not in (known or list(sections))]
+    if unknown:
+        raise _unknown_section_error(shown, unknown[0], known or list(sections))
     present = [s for s in sections if s in raw]
     if len(present) > 1:
-        raise ConfigError(f"{path}: both {present[0]!r} and {present[1]!r} present; keep one")
+        raise ConfigError(
+            f"{shown}: both {present[0]!r} and {present[1]!r} present; keep one",
+            hint=f"merge them into {sections[0]!r}",
+        )
     if not present:
+        _notice(echo, f"{shown} has no section {sections[0]!r} for {dataset}: using the defaults")
         return {}
     section = raw[present[0]]
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: '{present[0]}' must be a JSON object")
+        raise ConfigError(
+            f"{shown}: '{present[0]}' must be a JSON object",
+            hint=f'write it as "{present[0]}": {{"key": value, ...}}',
+        )
     return section
+
+
+def _read_config(path: Path | None) -> dict[str, Any] | None:
+    """The config file's object (``{}`` if blank); None if there is no default file."""
+    if path is None and not DEFAULT_CONFIG.exists():
+        return None
+    shown = path or DEFAULT_CONFIG
+    try:
+        text = Path(shown).read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {shown} not found", hint="pass --config PATH to an existing file"
+        ) from None
+    if not text.strip():
+        return {}  # an empty file: no section for anyone, said as such
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{shown}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            hint="fix the file (`python -m json.tool FILE` shows the spot), or pass --config",
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{shown}: top level must be a JSON object",
+            hint='write it as {"seed_data": {"key": value, ...}}',
+        )
+    return raw
+
+
+def _unknown_section_error(path: Path, name: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return ConfigError(
+        f"{path}: unknown section {name!r}",
+        hint=f"{hint}sections seedgen reads: {', '.join(known)}",
+    )
+
+
+def _notice(echo: Callable[[str], None] | None, message: str) -> None:
+    if echo is not None:
+        echo(message)
 
 
 def _annotation_kind(annotation: Any) -> str:
@@ -122,7 +182,10 @@ def _parse_flag_value(model: type[BaseModel], key: str, text: str) -> Any:
             return json.loads(text)
         pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
         if any(len(p) != 2 for p in pairs):
-            raise ConfigError(f"--{key}: expected k=v,k=v or a JSON object (got {text!r})")
+            raise ConfigError(
+                f"--{key}: expected k=v,k=v or a JSON object (got {text!r})",
+                hint=f"e.g. --{key.replace('_', '-')} a=1,b=2",
+            )
         return {k.strip(): v.strip() for k, v in pairs}
     return text
 
@@ -144,13 +207,17 @@ def parse_overrides(model: type[BaseModel], args: list[str]) -> dict[str, Any]:
             raise _unknown_key_error(key, valid, "command-line flags")
         if not eq:
             if i + 1 >= len(args) or args[i + 1].startswith("--"):
-                raise ConfigError(f"--{name} needs a value")
+                raise ConfigError(
+                    f"--{name} needs a value", hint=f"--{name} VALUE or --{name}=VALUE"
+                )
             i += 1
             value = args[i]
         try:
             out[key] = _parse_flag_value(model, key, value)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"--{name}: invalid JSON ({exc.msg})") from exc
+            raise ConfigError(
+                f"--{name}: invalid JSON ({exc.msg})", hint='quote it for the shell: \'["a", "b"]\''
+            ) from exc
         i += 1
     return out
 

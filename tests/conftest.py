@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,26 @@ def make_db(server: str) -> Iterator[Callable[..., str]]:
     yield make
     with psycopg.connect(server, autocommit=True) as conn:
         for name in made:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextmanager
+def scratch_database(server: str, with_schema: bool = True) -> Iterator[str]:
+    """A ``seedgen_t_*_test`` database (with the real genonaut schema) for a module-scoped
+    fixture; dropped on exit. Yields its URL."""
+    name = f"seedgen_t_{uuid.uuid4().hex[:10]}_test"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = devdb.as_url(devdb.with_dbname(server, name))
+    try:
+        if with_schema:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(SCHEMA_SQL.read_text())
+        yield url
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

@@ -93,17 +93,19 @@ def _finish(set_dir: Path, url: str) -> None:
             assert again.returncode == 0, err
 
 
+CRASH_SET = {  # large enough for many COPY batches, small enough for many kills
+    "target_rows_content_items": 1500,
+    "target_rows_content_items_auto": 4000,
+    "shard_rows": 4000,
+    "batch_size_default": 1000,
+    "batch_size_content_items": 300,
+    "batch_size_content_items_auto": 300,
+}
+
+
 @pytest.fixture
 def crash_set(tmp_path: Path) -> Path:
-    return make_set(
-        tmp_path / "crash",
-        target_rows_content_items=1500,
-        target_rows_content_items_auto=4000,
-        shard_rows=4000,
-        batch_size_default=1000,
-        batch_size_content_items=300,
-        batch_size_content_items_auto=300,
-    )
+    return make_set(tmp_path / "crash", **CRASH_SET)
 
 
 def test_sigkill_anywhere_then_resume(crash_set: Path, make_db) -> None:
@@ -150,7 +152,7 @@ def test_sigkill_anywhere_then_resume(crash_set: Path, make_db) -> None:
     assert sum("running" in p for p in phases) >= 8, phases
 
 
-def test_repair_restores_objects_without_loading(crash_set: Path, make_db) -> None:
+def test_repair_undoes_an_interrupted_initial_load(crash_set: Path, make_db) -> None:
     url = make_db()
     before = state(url)[0]
     proc = _load(crash_set, url, env={"SEEDGEN_FAILPOINT": "copy-batch:5"})
@@ -159,12 +161,15 @@ def test_repair_restores_objects_without_loading(crash_set: Path, make_db) -> No
     assert state(url)[0] != before  # indexes and FKs are gone now
     blocked = _load(crash_set, url)
     _, err = blocked.communicate(timeout=300)
-    assert blocked.returncode != 0 and "--resume" in err and "seedgen repair" in err
+    assert blocked.returncode != 0 and "--resume`" in err and "`seedgen repair" in err
     repair = seedgen("repair", "--database-url", url)
     assert repair.returncode == 0, repair.stderr
-    assert "restored" in repair.stderr
-    assert state(url)[0] == before
-    assert scalar(url, "SELECT status FROM seedgen.loads") == "repaired"
+    assert "the database is as it was before the load" in repair.stderr
+    assert state(url) == (before, 0)
+    assert scalar(url, "SELECT status FROM seedgen.loads") == "rolled_back"
+    again = _load(crash_set, url)  # the command repair names
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
 
 
 def test_ctrl_c_leaves_a_resumable_load(crash_set: Path, make_db) -> None:

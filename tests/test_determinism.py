@@ -5,41 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import pytest
 
 from seedgen.manifest import read_manifest
 from tests.conftest import make_set
-
-
-def tables(set_dir: Path) -> dict[str, pa.Table]:
-    manifest = read_manifest(set_dir)
-    out = {}
-    for spec in manifest.tables:
-        schema = pa.schema(
-            [
-                (
-                    c.name,
-                    pa.type_for_alias(c.arrow_type)
-                    if "[" not in c.arrow_type
-                    else pa.timestamp("us"),
-                )
-                for c in spec.columns
-            ]
-        )
-        parts = []
-        for shard in spec.shards:
-            path = set_dir / shard.file
-            if manifest.format == "parquet":
-                parts.append(pq.read_table(path))
-            else:
-                opts = pacsv.ConvertOptions(
-                    column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False
-                )
-                parts.append(pacsv.read_csv(path, convert_options=opts))
-        out[spec.name] = pa.concat_tables(parts).cast(schema)
-    return out
+from tests.shards import read_tables as tables
 
 
 @pytest.fixture

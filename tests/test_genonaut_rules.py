@@ -1,14 +1,13 @@
 """The default genonaut set, loaded into the real 206-index schema: every §d rule, by SQL.
 
 One module-scoped load of the default config (500 users, 20k items, 100k auto items); each
-test then checks one group of rules. Shares are checked with tolerances derived from the
-sample size (4 standard deviations), not magic numbers.
+test then checks one group of rules. What is exact by construction (row counts, admin rows, job
+statuses: quotas) is checked exactly; only shares drawn independently per row (active users,
+private items) get a tolerance, derived from the sample size for a one-in-a-million false alarm.
 """
 
 from __future__ import annotations
 
-import math
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +15,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from generator.datasets.genonaut.settings import DEFAULT_STATUS_WEIGHTS, DEFAULT_STATUS_WORDS
 from generator.datasets.genonaut.tagtree import TAG_TREE
 from generator.datasets.genonaut.vocabulary import VOCABULARY
 from generator.engine import Request, generate
 from loader.load import load_set
-from seedgen import devdb
-from tests.conftest import ADMIN, SCHEMA_SQL
+from tests.conftest import ADMIN, scratch_database
+from tests.exact import share_tolerance, status_counts
 
 pytestmark = pytest.mark.slow
 
@@ -54,13 +54,7 @@ def _catalog_text(url: str) -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory, server: str) -> Iterator[dict]:
-    name = f"seedgen_t_{uuid.uuid4().hex[:10]}_test"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = devdb.as_url(devdb.with_dbname(server, name))
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(SCHEMA_SQL.read_text())
+    with scratch_database(server) as url:
         before = _catalog_text(url)
         out = tmp_path_factory.mktemp("default") / "set"
         with pytest.MonkeyPatch.context() as mp:
@@ -78,11 +72,6 @@ def loaded(tmp_path_factory: pytest.TempPathFactory, server: str) -> Iterator[di
                 "manifest": manifest,
                 "report": report,
             }
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def q(loaded: dict, query: str, params: tuple = ()) -> list[tuple]:
@@ -94,7 +83,8 @@ def one(loaded: dict, query: str, params: tuple = ()) -> object:
 
 
 def assert_share(hits: int, n: int, p: float) -> None:
-    tolerance = 4 * math.sqrt(p * (1 - p) / n) + 1 / n
+    """For shares that are really random (independent draws): a one-in-a-million interval."""
+    tolerance = share_tolerance(n, p)
     assert abs(hits / n - p) <= tolerance, f"share {hits}/{n} = {hits / n:.4f}, expected {p}"
 
 
@@ -102,9 +92,17 @@ def assert_share(hits: int, n: int, p: float) -> None:
 
 
 def test_row_counts_match_manifest(loaded: dict) -> None:
+    # exact by construction (content_tags: the sum of the items' random tag counts)
+    exact = {
+        "users": 500,
+        "tags": 101,
+        "content_items": 20_000,
+        "content_items_auto": 100_000,
+        "generation_jobs": 120_000 + 2449,
+    }
     for table in loaded["manifest"].tables:
         count = one(loaded, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table.name)))
-        assert count == table.rows > 0
+        assert count == table.rows == exact.get(table.name, count) > 0, table.name
 
 
 def test_all_206_indexes_and_every_constraint_are_back(loaded: dict) -> None:
@@ -266,19 +264,13 @@ def test_every_item_has_exactly_one_completed_job(loaded: dict) -> None:
 
 
 def test_status_mix(loaded: dict) -> None:
+    """Exact by construction: one completed job per item, and the never-completed jobs, 2/98 of
+    that, split 0.9 : 0.1 : 1.0 by largest remainder (1102.05, 122.45, 1224.5)."""
     counts = dict(q(loaded, "SELECT status, count(*) FROM generation_jobs GROUP BY status"))
-    n = sum(counts.values())
     # the spec's shares under the app's words (canceled -> cancelled, error -> failed)
-    assert set(counts) == {"completed", "pending", "cancelled", "failed"}
-    for status, p in {
-        "completed": 0.98,
-        "pending": 0.009,
-        "cancelled": 0.001,
-        "failed": 0.01,
-    }.items():
-        assert_share(counts[status], n, p)
-    extra = n - 120_000
-    assert extra == round(120_000 * 2 / 98)
+    spec = status_counts(120_000, DEFAULT_STATUS_WEIGHTS)
+    assert counts == {DEFAULT_STATUS_WORDS.get(k, k): v for k, v in spec.items()}
+    assert counts == {"completed": 120_000, "pending": 1102, "cancelled": 122, "failed": 1225}
     assert (
         one(
             loaded,

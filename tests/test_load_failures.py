@@ -312,7 +312,7 @@ def test_verify_and_ledger(small_set: Path, make_db) -> None:
     report = verify_database(small_set, url, echo=lines.append)
     text = "\n".join(report.problems)
     assert "index missing: CREATE INDEX idx_users_favorite_tags_gin" in text
-    assert "constraint missing: generation_jobs.generation_jobs_user_id_fkey" in text
+    assert "constraint generation_jobs.generation_jobs_user_id_fkey is not validated" in text
     assert "1 rows violate foreign key generation_jobs_user_id_fkey" in text
     assert "1 constraints not validated" in text
     assert "content_tags:" in text and "rows, the set has" in text

@@ -116,10 +116,15 @@ class GenonautDataset(Dataset):
 
     @cached_property
     def extra_statuses(self) -> tuple[list[str], list[int]]:
-        """The never-completed jobs: names and exact counts (largest remainder)."""
+        """The never-completed jobs: names and exact counts (largest remainder).
+
+        Exact arithmetic on the weights as written: Python's float ``sum`` differs between
+        versions (3.12 compensates), which changed the number of jobs at a rounding tie."""
         weights = self.settings.status_weights
         others = [k for k in weights if k != "completed" and weights[k] > 0]
-        extra = round(self.n_content * sum(weights[k] for k in others) / weights["completed"])
+        exact = col.written_decimal
+        share = sum(exact(weights[k]) for k in others) / exact(weights["completed"])
+        extra = round(self.n_content * share)
         return others, col.quota_counts(extra, [weights[k] for k in others]) if others else []
 
     @cached_property
@@ -129,6 +134,10 @@ class GenonautDataset(Dataset):
     @cached_property
     def tags_max(self) -> int:
         return min(self.settings.tags_per_item_max, len(VOCABULARY.tag_names))
+
+    @cached_property
+    def favorites_max(self) -> int:
+        return min(self.settings.favorite_tags_max, len(VOCABULARY.tag_names))
 
     def tables(self) -> list[TableGen]:
         s, n = self.settings, self.n
@@ -421,7 +430,7 @@ class GenonautDataset(Dataset):
             idx,
             len(TAG_TREE.leaves),
             s.favorite_tags_min,
-            s.favorite_tags_max,
+            self.favorites_max,
             weights=self.tag_weights,
         )
         return {

@@ -53,7 +53,9 @@ class GenonautSettings(GenerateSettings):
         200, ge=0, description="upper bound (capped at the 101 distinct pool names)"
     )
     favorite_tags_min: int = Field(0, ge=0, description="users' favorite tags, lower bound")
-    favorite_tags_max: int = Field(10, ge=0, description="users' favorite tags, upper bound")
+    favorite_tags_max: int = Field(
+        10, ge=0, description="upper bound (capped at the 101 distinct pool names)"
+    )
     status_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_STATUS_WEIGHTS),
         description="job status shares over all jobs (the spec's words)",

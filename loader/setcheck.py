@@ -1,16 +1,21 @@
 """Check a shard set before touching a database, and the live tables against it.
 
-Set checks (no database): manifest version, every shard present with its size and sha256, row
-counts, and each shard's columns equal to the manifest's. Live checks (read-only): each table
+Set checks (no database): manifest version, bounds and types (``seedgen.manifest``), every shard
+a regular file inside the set directory (symlinks resolved; ``..``, absolute paths and links out
+of the set refused), its size on disk equal to the manifest's before it is hashed, its sha256,
+row counts, and each shard's columns equal to the manifest's. Live checks (read-only): each table
 exists with the manifest's columns (name, type, nullability) and holds no rows yet.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
@@ -18,59 +23,88 @@ from seedgen.errors import ManifestError, SchemaMismatchError
 from seedgen.manifest import Manifest, ShardSpec, TableSpec, read_manifest, sha256_file
 
 Echo = Callable[[str], None]
+_RECOPY = "regenerate or re-copy the set"
 
 
 def verify_set(set_dir: Path) -> Manifest:
-    manifest = read_manifest(set_dir)
+    manifest = read_manifest(set_dir)  # row sums, bounds and path syntax are checked there
+    root = Path(set_dir).resolve()
+    paths = {
+        (table.name, number): shard_path(root, table, number, shard)
+        for table in manifest.tables
+        for number, shard in enumerate(table.shards)
+    }  # every path is confined before any shard is opened
     for table in manifest.tables:
-        counted = sum(s.rows for s in table.shards)
-        if counted != table.rows:
-            raise ManifestError(
-                f"table {table.name}: shards hold {counted:,} rows, manifest says {table.rows:,}"
-            )
         for number, shard in enumerate(table.shards):
-            _verify_shard(set_dir, manifest, table, number, shard)
+            _verify_shard(paths[table.name, number], manifest, table, number, shard)
     return manifest
 
 
+def shard_path(root: Path, table: TableSpec, number: int, shard: ShardSpec) -> Path:
+    """The shard's file, resolved, if it is a regular file inside the set directory ``root``."""
+    where = f"table {table.name}, shard {number:05d} ({shard.file})"
+    refused = "a set must hold its shards itself; regenerate or re-copy it"
+    try:
+        path = (root / shard.file).resolve(strict=True)
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ManifestError(f"{where}: file missing", hint=_RECOPY) from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise ManifestError(f"{where}: cannot be resolved ({exc})", hint=refused) from None
+    if not path.is_relative_to(root):
+        raise ManifestError(f"{where}: resolves outside the set directory, refused", hint=refused)
+    if not stat.S_ISREG(mode):
+        raise ManifestError(f"{where}: not a regular file, refused", hint=refused)
+    return path
+
+
 def _verify_shard(
-    set_dir: Path, manifest: Manifest, table: TableSpec, number: int, shard: ShardSpec
+    path: Path, manifest: Manifest, table: TableSpec, number: int, shard: ShardSpec
 ) -> None:
     where = f"table {table.name}, shard {number:05d} ({shard.file})"
-    path = set_dir / shard.file
-    if not path.is_file():
-        raise ManifestError(f"{where}: file missing", hint="regenerate or re-copy the set")
     size = path.stat().st_size
     if size != shard.bytes:
         state = "truncated" if size < shard.bytes else "larger than recorded"
         raise ManifestError(
             f"{where}: {state} ({size:,} bytes, manifest says {shard.bytes:,})",
-            hint="regenerate or re-copy the set",
+            hint=_RECOPY,
         )
     if sha256_file(path) != shard.sha256:
+        raise ManifestError(f"{where}: sha256 mismatch, the file is corrupted", hint=_RECOPY)
+    try:
+        if manifest.format == "parquet":
+            _parquet_columns(path, table, shard, where)
+        else:
+            _csv_header(path, table, where)
+    except (pa.ArrowException, UnicodeDecodeError) as exc:
         raise ManifestError(
-            f"{where}: sha256 mismatch, the file is corrupted", hint="regenerate or re-copy the set"
+            f"{where}: not a readable {manifest.format} file ({str(exc).splitlines()[0]})",
+            hint=_RECOPY,
+        ) from None
+
+
+def _parquet_columns(path: Path, table: TableSpec, shard: ShardSpec, where: str) -> None:
+    meta = pq.ParquetFile(path)
+    got = [(f.name, str(f.type)) for f in meta.schema_arrow]
+    want = [(c.name, c.arrow_type) for c in table.columns]
+    if got != want:
+        raise ManifestError(
+            f"{where}: columns {got} differ from the manifest's {want}", hint=_RECOPY
         )
+    rows = meta.metadata.num_rows
+    if rows != shard.rows:
+        raise ManifestError(f"{where}: {rows:,} rows, manifest says {shard.rows:,}", hint=_RECOPY)
+
+
+def _csv_header(path: Path, table: TableSpec, where: str) -> None:
     names = [c.name for c in table.columns]
-    if manifest.format == "parquet":
-        meta = pq.ParquetFile(path)
-        schema = meta.schema_arrow
-        got = [(f.name, str(f.type)) for f in schema]
-        want = [(c.name, c.arrow_type) for c in table.columns]
-        if got != want:
-            raise ManifestError(f"{where}: columns {got} differ from the manifest's {want}")
-        if meta.metadata.num_rows != shard.rows:
-            raise ManifestError(
-                f"{where}: {meta.metadata.num_rows:,} rows, manifest says {shard.rows:,}"
-            )
-    else:
-        with path.open("rb") as fh:
-            header = fh.readline().decode().strip()
-        got_names = [h.strip('"') for h in header.split(",")]
-        if got_names != names:
-            raise ManifestError(
-                f"{where}: CSV header {got_names} differs from the manifest's {names}"
-            )
+    with path.open("rb") as fh:
+        header = fh.readline(1 << 20).decode().strip()
+    got_names = [h.strip('"') for h in header.split(",")]
+    if got_names != names:
+        raise ManifestError(
+            f"{where}: CSV header {got_names} differs from the manifest's {names}", hint=_RECOPY
+        )
 
 
 def live_columns(cur: psycopg.Cursor, schema: str, table: str) -> dict[str, tuple[str, bool, bool]]:

@@ -1,0 +1,55 @@
+"""Named strategies implemented in Python: the escape hatch for what a spec cannot say.
+
+A dataset package registers a factory under a name; a spec column uses it with
+``{kind: custom, name: NAME, params: {...}}``. The factory gets the params and a ``Context``
+(seed, table, column, row counts) and returns a function from a ``Frame`` (row indexes plus the
+other columns of those rows, ``frame.get(name)``) to an Arrow array. It must be a pure function
+of its inputs, like every built-in strategy::
+
+    from generator.spec.registry import register
+
+    @register("genonaut.prompt")
+    def prompt(params, ctx):
+        stream = ctx.stream
+        return lambda frame: make_prompts(stream, frame.idx, **params)
+
+Names are looked up when the spec is compiled; ``modules`` lists modules imported first (a
+package's registrations run on import, so worker processes see them too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from seedgen.errors import SpecError
+
+Factory = Callable[[dict[str, Any], Any], Callable[[Any], Any]]
+_REGISTRY: dict[str, Factory] = {}
+
+
+def register(name: str) -> Callable[[Factory], Factory]:
+    def add(factory: Factory) -> Factory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return add
+
+
+def lookup(name: str, where: str) -> Factory:
+    module = name.rpartition(".")[0]
+    if name not in _REGISTRY and module:
+        with contextlib.suppress(ImportError):  # the lookup below names what is missing
+            importlib.import_module(module)
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+        raise SpecError(
+            f"{where}: no custom strategy named {name!r}",
+            hint=(f"did you mean '{close[0]}'? " if close else "")
+            + "register it with generator.spec.registry.register in an importable module "
+            "named like the strategy's prefix",
+        )
+    return _REGISTRY[name]
