@@ -188,7 +188,7 @@ class GenonautDataset(Dataset):
                     n[t],
                     _cols(getattr(models, t)),
                     getattr(s, f"batch_size_{t}"),
-                    key_ranges={"id": [offset[t], offset[t] + n[t] - 1]},
+                    key_ranges=_reserve("id", offset[t], n[t]),
                 )
                 for t in CONTENT
             ),
@@ -197,9 +197,7 @@ class GenonautDataset(Dataset):
                 self.n_jobs,
                 _cols(models.generation_jobs, skip=jobs.NULL_COLUMNS),
                 default,
-                key_ranges={
-                    "id": [offset["generation_jobs"], offset["generation_jobs"] + self.n_jobs - 1]
-                },
+                key_ranges=_reserve("id", offset["generation_jobs"], self.n_jobs),
             ),
             TableGen(
                 "content_tags",
@@ -209,12 +207,7 @@ class GenonautDataset(Dataset):
                 fanout=(s.tags_per_item_min + self.tags_max) / 2,
                 exploded=True,
                 # the content ids of both partitions: one contiguous reserved range
-                key_ranges={
-                    "content_id": [
-                        offset["content_items"],
-                        offset["content_items"] + self.n_content - 1,
-                    ]
-                },
+                key_ranges=_reserve("content_id", offset["content_items"], self.n_content),
                 # content_id has no FK (it points into either partition, by content_source)
                 references=tuple(
                     ReferenceSpec(
@@ -531,6 +524,11 @@ class GenonautDataset(Dataset):
                 }
             )
         return {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
+
+
+def _reserve(column: str, first: int, count: int) -> dict[str, list[int]]:
+    """The key range ``count`` ids from ``first`` take; none for an empty table."""
+    return {column: [first, first + count - 1]} if count else {}
 
 
 def _cols(table: Any, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:

@@ -65,16 +65,7 @@ def tag_cardinality_stats(ds: GenonautDataset) -> dict[str, pa.Array]:
 
 def gen_source_stats(ds: GenonautDataset) -> dict[str, pa.Array]:
     names = list(CONTENT_SOURCE.values())
-    by_user = np.stack(  # users x sources: items per creator
-        [
-            np.bincount(
-                ds.creator(table, np.arange(ds.n[table], dtype=np.int64)),
-                minlength=ds.n["users"],
-            )
-            for table in CONTENT_SOURCE
-        ],
-        axis=1,
-    )
+    by_user = np.stack([_per_creator(ds, t) for t in CONTENT_SOURCE], axis=1)  # users x sources
     cells = np.flatnonzero(by_user)  # row-major: by user, then source (the app's order)
     user = np.concatenate([[-1, -1], cells // len(names)])  # -1: community rows, user_id NULL
     source = np.concatenate([[0, 1], cells % len(names)])
@@ -92,6 +83,14 @@ def gen_source_stats(ds: GenonautDataset) -> dict[str, pa.Array]:
         "count": pa.array(count.astype(np.int32)),
         "updated_at": _at_window_end(ds, n),
     }
+
+
+def _per_creator(ds: GenonautDataset, table: str) -> NDArray[np.int64]:
+    """Items of ``table`` per user row."""
+    if ds.n[table] == 0:
+        return np.zeros(ds.n["users"], dtype=np.int64)
+    creators = ds.creator(table, np.arange(ds.n[table], dtype=np.int64))
+    return np.bincount(creators, minlength=ds.n["users"])
 
 
 def _at_window_end(ds: GenonautDataset, n: int) -> pa.Array:
