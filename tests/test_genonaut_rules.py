@@ -95,7 +95,8 @@ def test_row_counts_match_manifest(loaded: dict) -> None:
     # exact by construction (content_tags: the sum of the items' random tag counts)
     exact = {
         "users": 500,
-        "tags": 101,
+        "tags": 127,  # the app's hierarchy: 101 pool tags + 26 categories
+        "tag_parents": 129,
         "content_items": 20_000,
         "content_items_auto": 100_000,
         "generation_jobs": 120_000 + 2449,

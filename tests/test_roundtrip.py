@@ -25,10 +25,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from loader.verify import verify_set
 from psycopg import sql
 
 from loader.load import load_set
+from loader.setcheck import verify_set
 from seedgen.manifest import MANIFEST_NAME, Manifest, TableSpec, read_manifest, sha256_file
 from tests.conftest import ADMIN, make_set, scratch_database
 from tests.shards import read_shard, read_table, table_schema
