@@ -131,6 +131,7 @@ def sample_lists(
     k_min: int,
     k_max: int | ArrayLike,
     allowed: NDArray[np.bool_] | None = None,
+    weights: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
     """Per row, ``k`` distinct pool indexes (k uniform in [k_min, k_max]) in random order.
 
@@ -139,6 +140,10 @@ def sample_lists(
     Every (row, pool item) pair gets a keyed random rank; a row's sample is its ``k`` best-ranked
     allowed items, so it is a sample without replacement that depends only on the row index.
     ``allowed`` (rows x pool) excludes items per row; ``k_max`` may be per row.
+    ``weights`` (one per pool item, > 0) make it a weighted sample without replacement: the rank
+    is an exponential race ``-ln(u) / w`` (Efraimidis-Spirakis keys ``u ** (1 / w)``, taken
+    in log space), so heavier items come first more often; without weights the order is the
+    plain uniform rank.
     Returns (offsets, values) for a list array.
     """
     i = as_index(idx)
@@ -153,6 +158,7 @@ def sample_lists(
                 k_min,
                 kmax[a : a + _SAMPLE_CHUNK],
                 None if allowed is None else allowed[a : a + _SAMPLE_CHUNK],
+                weights,
             )
             for a in range(0, n, _SAMPLE_CHUNK)
         ]
@@ -161,17 +167,30 @@ def sample_lists(
         return offsets, np.concatenate([v for _, v in parts])
     k = k_min + np.floor(stream.sub("k").uniform(i) * (kmax - k_min + 1)).astype(np.int64)
     k = np.minimum(k, pool_size)  # a row cannot hold more distinct items than the pool has
-    item = np.arange(pool_size, dtype=np.int64)
-    rank = stream.sub("rank").uniform(i[:, None], item[None, :])
+    rank = stream.sub("rank").grid(i, pool_size)
+    if weights is not None:  # exponential race: ln(u) / w, negated so that smaller is first
+        rank = np.log(rank) * (-1.0 / weights[None, :]).astype(np.float32)
     if allowed is not None:
-        rank = np.where(allowed, rank, 2.0)
+        rank = np.where(allowed, rank, np.inf)
         k = np.minimum(k, allowed.sum(axis=1))
-    order = np.argsort(rank, axis=1, kind="stable")
+    order = _stable_order(rank)
     keep = np.arange(pool_size)[None, :] < k[:, None]
     values = order[keep]
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(k, out=offsets[1:])
     return offsets, values.astype(np.int64)
+
+
+def _stable_order(rank: NDArray[np.float32]) -> NDArray[np.int64]:
+    """``argsort(rank, axis=1, kind="stable")`` for non-negative float32 ranks, faster: each
+    rank's bits (monotone for non-negative floats) and its column are packed into one uint64
+    and sorted by value, so ties go to the lower column exactly as a stable sort orders them."""
+    columns = rank.shape[1]
+    shift = np.uint64(max(1, (columns - 1).bit_length()))
+    packed = rank.astype(np.float32).view(np.uint32).astype(np.uint64) << shift
+    packed |= np.arange(columns, dtype=np.uint64)[None, :]
+    packed.sort(axis=1)
+    return (packed & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64)
 
 
 def json_text_pool(values: Sequence[str]) -> pa.StringArray:

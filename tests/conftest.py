@@ -30,6 +30,9 @@ GENONAUT_TABLES = (
     "content_items_auto",
     "generation_jobs",
     "content_tags",
+    "tag_parents",
+    "tag_cardinality_stats",
+    "gen_source_stats",
 )
 SMALL = {
     "target_rows_users": 60,

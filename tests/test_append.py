@@ -90,7 +90,7 @@ def test_second_set_appends_next_to_the_first(two_sets: tuple[Path, Path], make_
 
     # the admin user and the tags are shared keys: the existing rows are kept as they were
     assert report.left_out["users"].get("present") == 1
-    assert report.left_out["tags"] == {"present": 101} and report.inserted["tags"] == 0
+    assert report.left_out["tags"] == {"present": 127} and report.inserted["tags"] == 0
     assert fingerprint(url)["tags"] == after_a["tags"]
     for table in read_manifest(b).tables:
         assert (
@@ -102,7 +102,7 @@ def test_second_set_appends_next_to_the_first(two_sets: tuple[Path, Path], make_
     assert verify_database(a, url, echo=quiet).problems == []
     assert verify_database(b, url, echo=quiet).problems == []
     # staging and conflict tables are gone; the inserted keys stay for reset
-    assert sorted(work_tables(url)) == sorted(f"keys_{report.load_id}_{n}" for n in range(6))
+    assert sorted(work_tables(url)) == sorted(f"keys_{report.load_id}_{n}" for n in range(9))
 
     # the same set twice is still refused
     with pytest.raises(SchemaMismatchError, match="already loaded"):
@@ -119,7 +119,7 @@ def test_second_set_appends_next_to_the_first(two_sets: tuple[Path, Path], make_
     reset_set(a, url, confirm=True, echo=lines.append)
     assert any("kept 1 shared" in line for line in lines)
     assert scalar(url, "SELECT count(*) FROM users WHERE id = %s", (ADMIN,)) == 1
-    assert scalar(url, "SELECT count(*) FROM tags") == 101
+    assert scalar(url, "SELECT count(*) FROM tags") == 127
     assert scalar(url, "SELECT count(*) FROM users") == report.inserted["users"] + 1
     assert verify_database(b, url, echo=quiet).problems == []  # it now owns the shared rows
 
@@ -234,7 +234,7 @@ def test_unique_conflicts_in_an_app_database(tmp_path: Path, make_db) -> None:
             scalar(url, "SELECT count(*) FROM content_tags WHERE tag_id = %s", (app_tags[name],))
             > 0
         )
-    assert scalar(url, "SELECT count(*) FROM tags") == 101 + 1
+    assert scalar(url, "SELECT count(*) FROM tags") == 127 + 1
     assert scalar(url, "SELECT count(DISTINCT app_plan) FROM users") == 1
     assert verify_database(a, url, echo=quiet).problems == []
 
@@ -265,7 +265,7 @@ def test_small_append_keeps_indexes_and_dry_run_prints_the_plan(tmp_path: Path, 
     lines: list[str] = []
     load_set(tiny, url, LoadOptions(append=True, dry_run=True), echo=lines.append)
     plan = [line for line in lines if line.startswith("plan: ")]
-    assert len(plan) == 6
+    assert len(plan) == 9
     assert any(
         line.startswith("plan: content_tags: append") and "keep its 3 index(es)" in line
         for line in plan
@@ -321,7 +321,8 @@ def test_killed_append_resumes_to_the_same_end_state(two_sets: tuple[Path, Path]
             reset_set(b, url, confirm=True, echo=quiet)
         if point == "server-restart":  # what crash recovery does to an UNLOGGED table
             with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f"TRUNCATE seedgen.stage_{load_id}_4")
+                tags_at = [t.name for t in read_manifest(b).tables].index("content_tags")
+                conn.execute(f"TRUNCATE seedgen.stage_{load_id}_{tags_at}")
         resumed = _cli_load(b, url, "--resume")
         assert resumed.returncode == 0, (point, resumed.stderr)
         if point == "server-restart":
@@ -329,7 +330,7 @@ def test_killed_append_resumes_to_the_same_end_state(two_sets: tuple[Path, Path]
         assert fingerprint(url) == expected, point
         assert verify_database(b, url, echo=quiet).problems == [], point
         assert sorted(work_tables(url)) == sorted(
-            f"keys_{scalar(url, 'SELECT max(id) FROM seedgen.loads')}_{n}" for n in range(6)
+            f"keys_{scalar(url, 'SELECT max(id) FROM seedgen.loads')}_{n}" for n in range(9)
         )
 
 
@@ -352,7 +353,7 @@ def test_repair_after_a_killed_append_then_reset(two_sets: tuple[Path, Path], ma
     lines: list[str] = []
     reset_set(a, url, confirm=True, echo=lines.append)
     assert any("users" in line and "kept 1 shared" in line for line in lines), lines
-    assert scalar(url, "SELECT count(*) FROM tags") == 101
+    assert scalar(url, "SELECT count(*) FROM tags") == 127
     reset_set(b, url, confirm=True, echo=quiet)
     assert all(count == 0 for count, _ in fingerprint(url).values())
     assert after_a["users"][0] > 0

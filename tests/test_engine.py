@@ -70,3 +70,23 @@ def test_templates_drop_separators_next_to_empty_slots() -> None:
         {"a": pa.array(["x", "y", "z", "w"]), "b": pa.array(["1", "", "2", ""])},
     )
     assert out.to_pylist() == ["x, 1", "y", "<2|z>", "<w>"]
+
+
+def test_weighted_sample_lists_follow_the_weights() -> None:
+    """The exponential race picks item i first with probability w_i / sum(w)."""
+    n, weights = 200_000, np.array([8.0, 4.0, 2.0, 1.0, 1.0])
+    _off, first = col.sample_lists(Stream.of(6, "t", "w"), np.arange(n), 5, 1, 1, weights=weights)
+    share = np.bincount(first, minlength=5) / n
+    p = weights / weights.sum()
+    assert (np.abs(share - p) <= 4 * np.sqrt(p * (1 - p) / n)).all(), share
+    off, val = col.sample_lists(Stream.of(6, "t", "w"), np.arange(2000), 5, 0, 5, weights=weights)
+    for a, b in zip(off[:-1], off[1:], strict=True):
+        assert len(set(val[a:b].tolist())) == b - a  # still without replacement
+
+
+def test_packed_sort_orders_like_a_stable_argsort() -> None:
+    rank = Stream.of(7, "t", "r").grid(np.arange(3000), 101)
+    rank[:, 5] = rank[:, 70]  # ties go to the lower column
+    rank[::3, 9] = np.inf  # excluded items sort last
+    assert np.array_equal(col._stable_order(rank), np.argsort(rank, axis=1, kind="stable"))
+    assert rank[np.isfinite(rank)].min() > 0 and rank[np.isfinite(rank)].max() <= 1

@@ -15,7 +15,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from generator.datasets.genonaut.settings import DEFAULT_STATUS_WEIGHTS
+from generator.datasets.genonaut.settings import DEFAULT_STATUS_WEIGHTS, DEFAULT_STATUS_WORDS
+from generator.datasets.genonaut.tagtree import TAG_TREE
 from generator.datasets.genonaut.vocabulary import VOCABULARY
 from generator.engine import Request, generate
 from loader.load import load_set
@@ -94,7 +95,8 @@ def test_row_counts_match_manifest(loaded: dict) -> None:
     # exact by construction (content_tags: the sum of the items' random tag counts)
     exact = {
         "users": 500,
-        "tags": 101,
+        "tags": 127,  # the app's hierarchy: 101 pool tags + 26 categories
+        "tag_parents": 129,
         "content_items": 20_000,
         "content_items_auto": 100_000,
         "generation_jobs": 120_000 + 2449,
@@ -166,7 +168,7 @@ def test_users_times_and_active_share(loaded: dict) -> None:
 
 
 def test_users_preferences_and_favorite_tag_ids(loaded: dict) -> None:
-    pool = set(VOCABULARY.tag_names)
+    pool = set(TAG_TREE.leaves)  # the pool's names, spelled as the app's slugs
     rows = q(loaded, "SELECT preferences, favorite_tag_ids FROM users")
     id_to_name = dict(q(loaded, "SELECT id::text, name FROM tags"))
     sizes = set()
@@ -214,7 +216,7 @@ def test_content_fields(loaded: dict, table: str) -> None:
         "SELECT count(*) FROM {} c, jsonb_array_elements_text(c.item_metadata->'tags')"
         " x WHERE x <> ALL(%s)"
     ).format(t)
-    assert one(loaded, outside, (list(VOCABULARY.tag_names),)) == 0
+    assert one(loaded, outside, (list(TAG_TREE.leaves),)) == 0
 
 
 @pytest.mark.parametrize("table", CONTENT)
@@ -266,8 +268,10 @@ def test_status_mix(loaded: dict) -> None:
     """Exact by construction: one completed job per item, and the never-completed jobs, 2/98 of
     that, split 0.9 : 0.1 : 1.0 by largest remainder (1102.05, 122.45, 1224.5)."""
     counts = dict(q(loaded, "SELECT status, count(*) FROM generation_jobs GROUP BY status"))
-    assert counts == status_counts(120_000, DEFAULT_STATUS_WEIGHTS)
-    assert counts == {"completed": 120_000, "pending": 1102, "canceled": 122, "error": 1225}
+    # the spec's shares under the app's words (canceled -> cancelled, error -> failed)
+    spec = status_counts(120_000, DEFAULT_STATUS_WEIGHTS)
+    assert counts == {DEFAULT_STATUS_WORDS.get(k, k): v for k, v in spec.items()}
+    assert counts == {"completed": 120_000, "pending": 1102, "cancelled": 122, "failed": 1225}
     assert (
         one(
             loaded,
@@ -280,7 +284,7 @@ def test_status_mix(loaded: dict) -> None:
 
 def test_job_fields(loaded: dict) -> None:
     bad = {
-        "params": "params <> '{}'::jsonb OR error_message IS NOT NULL",
+        "params": "jsonb_typeof(params) IS DISTINCT FROM 'object' OR error_message IS NOT NULL",
         "started_at": "started_at IS NOT NULL",
         "created<=completed": "completed_at < created_at",
         "completed in W": "completed_at NOT BETWEEN %(lo)s AND %(hi)s",
@@ -288,7 +292,7 @@ def test_job_fields(loaded: dict) -> None:
         "pending": "status = 'pending' AND completed_at IS NOT NULL",
         "not pending": "status <> 'pending' AND completed_at IS NULL",
         "updated": "updated_at < created_at",
-        "job_type": "job_type <> 'image'",
+        "job_type": "job_type <> 'image_generation'",
     }
     for rule, predicate in bad.items():
         assert (
@@ -330,8 +334,8 @@ def test_prompts_follow_the_phrase_rules(loaded: dict) -> None:
 
 
 def test_tags_and_links_match_metadata_both_ways(loaded: dict) -> None:
-    assert one(loaded, "SELECT count(*) FROM tags") == 101
-    assert {r[0] for r in q(loaded, "SELECT name FROM tags")} == set(VOCABULARY.tag_names)
+    assert one(loaded, "SELECT count(*) FROM tags") == 127  # 101 pool tags + 26 categories
+    assert {r[0] for r in q(loaded, "SELECT name FROM tags")} == set(TAG_TREE.slugs)
     for table, source in (("content_items", "regular"), ("content_items_auto", "auto")):
         expanded = sql.SQL(
             "SELECT c.id, t.id FROM {} c, jsonb_array_elements_text(c.item_metadata->'tags') x "

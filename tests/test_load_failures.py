@@ -34,7 +34,8 @@ ORDER BY 1
 COUNTS = (
     "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM tags) + "
     "(SELECT count(*) FROM content_items_all) + (SELECT count(*) FROM generation_jobs) + "
-    "(SELECT count(*) FROM content_tags)"
+    "(SELECT count(*) FROM content_tags) + (SELECT count(*) FROM tag_parents) + "
+    "(SELECT count(*) FROM tag_cardinality_stats) + (SELECT count(*) FROM gen_source_stats)"
 )
 
 
@@ -250,6 +251,9 @@ MODEL_TABLES = (
     "content_items_all",
     "generation_jobs",
     "content_tags",
+    "tag_parents",
+    "tag_cardinality_stats",
+    "gen_source_stats",
 )
 SHAPE = """
 SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i
@@ -275,7 +279,7 @@ def test_create_schema_builds_what_the_migrations_build(small_set: Path, make_db
         scalar(url, "SELECT pg_get_partkeydef('content_items_all'::regclass)")
         == "LIST (source_type)"
     )
-    assert scalar(url, "SELECT nextval('content_items_id_seq')") == 1301
+    assert scalar(url, "SELECT nextval('content_items_id_seq')") == 3_001_300  # ids from 3M
 
 
 def test_verify_and_ledger(small_set: Path, make_db) -> None:
@@ -292,7 +296,10 @@ def test_verify_and_ledger(small_set: Path, make_db) -> None:
         conn.execute(
             "ALTER TABLE public.generation_jobs DROP CONSTRAINT generation_jobs_user_id_fkey"
         )
-        conn.execute("UPDATE public.generation_jobs SET user_id = gen_random_uuid() WHERE id = 1")
+        conn.execute(
+            "UPDATE public.generation_jobs SET user_id = gen_random_uuid() "
+            "WHERE id = (SELECT min(id) FROM public.generation_jobs)"
+        )
         conn.execute(
             "ALTER TABLE public.generation_jobs ADD CONSTRAINT generation_jobs_user_id_fkey "
             "FOREIGN KEY (user_id) REFERENCES public.users(id) NOT VALID"

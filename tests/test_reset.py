@@ -44,7 +44,13 @@ def test_dry_run_scopes_and_full_reset(small_set: Path, make_db) -> None:
 
     facts = reset_set(small_set, url, confirm=True, scope="facts", echo=quiet)
     # content_items_auto is a dimension: content_tags references it (a declared reference)
-    assert set(facts) == {"generation_jobs", "content_tags"}
+    assert set(facts) == {
+        "generation_jobs",
+        "content_tags",
+        "tag_parents",
+        "tag_cardinality_stats",
+        "gen_source_stats",
+    }
     after_facts = counts(url)
     assert after_facts["users"] == 60 and after_facts["content_items"] == 400
     assert after_facts["generation_jobs"] == after_facts["content_tags"] == 0
@@ -106,7 +112,7 @@ def test_dimensions_before_facts_is_refused_up_front(small_set: Path, make_db) -
     )
     assert result.returncode == 5, result.stderr
     assert "Traceback" not in result.stderr and "deleted" not in result.stderr
-    assert "content_tags still holds this set's rows" in result.stderr
+    assert "gen_source_stats still holds this set's rows" in result.stderr  # the first fact
     hint = f"seedgen reset {small_set} --database-url URL --scope facts --confirm"
     assert hint in result.stderr
     assert counts(url) == loaded
@@ -123,7 +129,10 @@ def test_two_scoped_resets_free_the_set_for_a_reload(small_set: Path, make_db) -
     assert scalar(url, "SELECT status FROM seedgen.loads") == "partially_reset"
     assert sorted(r[0] for r in fetch(url, "SELECT table_name FROM seedgen.reset_tables")) == [
         "content_tags",
+        "gen_source_stats",
         "generation_jobs",
+        "tag_cardinality_stats",
+        "tag_parents",
     ]
     assert any("partially reset" in line and "content_items_auto" in line for line in lines)
     with pytest.raises(SchemaMismatchError, match="partially_reset") as refused:
@@ -153,8 +162,9 @@ def test_force_or_a_full_reset_after_a_facts_reset(small_set: Path, make_db) -> 
 
 APP_STATS = (
     "INSERT INTO public.gen_source_stats (id, user_id, source_type, count, updated_at) "
-    "SELECT 1, id, 'items', 7, now() FROM public.users ORDER BY id OFFSET 5 LIMIT 1"
-)
+    "SELECT 900000, id, 'items', 7, now() FROM public.users ORDER BY id OFFSET 5 LIMIT 1"
+)  # the set fills gen_source_stats too (ids 1-4 and 5..): the app's own row is id 900000
+APP_ROW = "SELECT count(*) FROM public.gen_source_stats WHERE id = 900000"
 
 
 def test_app_rows_referencing_the_set_refuse_the_reset(small_set: Path, make_db) -> None:
@@ -162,9 +172,9 @@ def test_app_rows_referencing_the_set_refuse_the_reset(small_set: Path, make_db)
     row. It is refused instead, naming the table, before anything is deleted."""
     url = make_db()
     load_set(small_set, url, echo=quiet)
-    loaded = counts(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(APP_STATS)
+    loaded = counts(url)  # gen_source_stats: the set's rows and the app's
     for scope in ("all", "dimensions"):
         if scope == "dimensions":
             reset_set(small_set, url, confirm=True, scope="facts", echo=quiet)
@@ -173,9 +183,9 @@ def test_app_rows_referencing_the_set_refuse_the_reset(small_set: Path, make_db)
             reset_set(small_set, url, confirm=True, scope=scope, echo=quiet)  # type: ignore[arg-type]
         assert "user_id" in refused.value.message and "seedgen reset" in str(refused.value.hint)
         assert counts(url) == loaded
-        assert scalar(url, "SELECT count(*) FROM public.gen_source_stats") == 1
+        assert scalar(url, APP_ROW) == 1
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DELETE FROM public.gen_source_stats")
+        conn.execute("DELETE FROM public.gen_source_stats WHERE id = 900000")
     reset_set(small_set, url, confirm=True, echo=quiet)  # what the hint says, then it works
     assert set(counts(url).values()) == {0}
 
@@ -248,12 +258,13 @@ def test_the_apps_rows_are_never_truncated(small_set: Path, make_db) -> None:
         conn.execute(APP_STATS.replace("ORDER BY id OFFSET 5", "WHERE username = 'app-own'"))
     app_rows = "SELECT ctid, xmin::text, u::text FROM public.users u"
     before, own = relfilenodes(url), fetch(url, app_rows + " WHERE username = 'app-own'")
-    stats = fetch(url, "SELECT ctid, xmin::text, s::text FROM public.gen_source_stats s")
+    app_stats = "SELECT ctid, xmin::text, s::text FROM public.gen_source_stats s WHERE id = 900000"
+    stats = fetch(url, app_stats)
     lines: list[str] = []
     reset_set(small_set, url, confirm=True, echo=lines.append)
     after = relfilenodes(url)
     assert after["users"] == before["users"]  # deleted by key: the app's row is there
     assert fetch(url, app_rows) == own  # byte for byte, same tuple
-    assert fetch(url, "SELECT ctid, xmin::text, s::text FROM public.gen_source_stats s") == stats
+    assert fetch(url, app_stats) == stats
     assert not any(line.strip().startswith("users") and "truncated" in line for line in lines)
     assert after["content_tags"] != before["content_tags"]  # the set's own tables still are

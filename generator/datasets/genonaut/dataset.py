@@ -1,13 +1,18 @@
-"""The genonaut dataset: users, tags, both content partitions, generation jobs and content tags.
+"""The genonaut dataset: users, tags and their hierarchy, both content partitions, generation
+jobs, content tags, and the two stats tables the app's background tasks maintain.
 
 Only composes engine pieces. Row layouts (all indexes are 0-based row numbers):
 
 - users: row 0 is the admin (id from ``DB_USER_ADMIN_UUID``); rows 1.. are generated.
-- tags: one row per distinct pool name (101); ids are UUIDv5 of the name, the same in every set.
-- content_items: ids ``K+1..K+N``; content_items_auto: ids ``K+N+1..K+N+M`` (disjoint, int4),
-  where ``K`` is ``key_offset`` (0 by default; sets appended to one database need disjoint K).
-- generation_jobs: rows ``[0, N)`` complete the items, ``[N, N+M)`` the auto items (same user,
-  prompt and time as their item), then the extra, never-completed jobs; ids are ``K + row + 1``.
+- tags: the app's 127 hierarchy tags (26 categories, then the 101 pool tags; ``tagtree``), ids
+  by the app's rule (uuid5 of the slug), the same in every set; tag_parents: its 129 edges.
+- content_items: ids ``C+K..C+K+N-1``; content_items_auto: ids ``C+K+N..C+K+N+M-1`` (disjoint,
+  int4), where ``C`` is ``content_id_start`` (3,000,000: the app's own content sequence starts
+  there) and ``K`` is ``key_offset`` (0 by default; sets appended to one database need disjoint K).
+- generation_jobs (``jobs``): rows ``[0, N)`` complete the items, ``[N, N+M)`` the auto items,
+  then the extra, never-completed jobs; ids are ``J + K + row`` with ``J = job_id_start``
+  (1,000,000: clear of the small ids the app's tests probe as missing, e.g. 999 and 999,999).
+- tag_cardinality_stats, gen_source_stats (``derived``): what the app's tasks compute.
 
 For ``--append`` the manifest marks the admin user and the tags as shared keys (the same entity
 in every set: an existing row is kept) and tags as ``remap`` on a name conflict (an application's
@@ -20,7 +25,6 @@ item i), never looked up.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC
 from functools import cached_property, lru_cache
@@ -35,8 +39,9 @@ from numpy.typing import NDArray
 
 from generator import columns as col
 from generator.dataset import Dataset, TableGen
-from generator.datasets.genonaut import models
+from generator.datasets.genonaut import derived, jobs, models
 from generator.datasets.genonaut.settings import GenonautSettings
+from generator.datasets.genonaut.tagtree import TAG_TREE
 from generator.datasets.genonaut.vocabulary import VOCABULARY
 from generator.pools import faker_pool
 from generator.rng import Stream, permute
@@ -58,6 +63,7 @@ RESOLUTIONS = (
     "768x1024",
     "1080x1920",
 )
+_SIZES = tuple(np.array([int(r.split("x")[k]) for r in RESOLUTIONS]) for k in (0, 1))
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 SOURCES = {"content_items": ("items", "regular"), "content_items_auto": ("auto", "auto")}
 CONTENT = tuple(SOURCES)
@@ -85,7 +91,7 @@ class GenonautDataset(Dataset):
         s = self.settings
         return {
             "users": s.target_rows_users,
-            "tags": len(VOCABULARY.tag_names),
+            "tags": len(TAG_TREE.slugs),
             "content_items": s.target_rows_content_items,
             "content_items_auto": s.target_rows_content_items_auto,
         }
@@ -93,12 +99,18 @@ class GenonautDataset(Dataset):
     @cached_property
     def id_offset(self) -> dict[str, int]:
         """First integer id of each table (``key_offset`` shifts them all)."""
-        base = 1 + self.settings.key_offset
+        s = self.settings
         return {
-            "content_items": base,
-            "content_items_auto": base + self.n["content_items"],
-            "generation_jobs": base,
+            "content_items": s.content_id_start + s.key_offset,
+            "content_items_auto": s.content_id_start + s.key_offset + self.n["content_items"],
+            "generation_jobs": s.job_id_start + s.key_offset,
+            "gen_source_stats": 5 + s.key_offset,  # after the 4 shared rows (``derived``)
         }
+
+    @cached_property
+    def n_gen_source_stats(self) -> int:
+        """At most: two community rows, then one per (user, source)."""
+        return 2 + 2 * self.n["users"]
 
     @cached_property
     def n_content(self) -> int:
@@ -137,6 +149,7 @@ class GenonautDataset(Dataset):
             max(
                 offset["content_items_auto"] + n["content_items_auto"],
                 offset["generation_jobs"] + self.n_jobs,
+                offset["gen_source_stats"] + self.n_gen_source_stats - 4,
             )
             - 1
         )
@@ -159,8 +172,17 @@ class GenonautDataset(Dataset):
                 n["tags"],
                 _cols(models.tags),
                 default,
-                shared_keys=tuple(self.tag_ids.to_pylist()),
+                shared_keys=TAG_TREE.ids,
                 on_conflict="remap",
+            ),
+            TableGen(
+                "tag_parents",
+                len(TAG_TREE.edges),
+                _cols(models.tag_parents),
+                default,
+                shared_keys=tuple(
+                    f"{TAG_TREE.ids[c]}, {TAG_TREE.ids[p]}" for c, p in TAG_TREE.edges
+                ),
             ),
             *(
                 TableGen(
@@ -175,7 +197,7 @@ class GenonautDataset(Dataset):
             TableGen(
                 "generation_jobs",
                 self.n_jobs,
-                _cols(models.generation_jobs, skip=_JOB_NULLS),
+                _cols(models.generation_jobs, skip=jobs.NULL_COLUMNS),
                 default,
                 key_ranges=_reserve("id", offset["generation_jobs"], self.n_jobs),
             ),
@@ -199,12 +221,46 @@ class GenonautDataset(Dataset):
                     for t in CONTENT
                 ),
             ),
+            *self._derived_tables(),
+        ]
+
+    def _derived_tables(self) -> list[TableGen]:
+        """One driving row each: the whole table is a function of all items."""
+        return [
+            TableGen(
+                "tag_cardinality_stats",
+                1,
+                _cols(models.tag_cardinality_stats),
+                self.settings.batch_size_default,
+                fanout=2 * len(TAG_TREE.leaves),
+                exploded=True,
+                # the same keys in every set: an append keeps the first set's rows
+                shared_keys=tuple(
+                    f"{tag}, {source}" for tag in TAG_TREE.ids for source in ("regular", "auto")
+                ),
+            ),
+            TableGen(
+                "gen_source_stats",
+                1,
+                _cols(models.gen_source_stats),
+                self.settings.batch_size_default,
+                fanout=self.n_gen_source_stats,
+                exploded=True,
+                # ids 1-4 are shared (``derived``), the rest start at 5 + key_offset; no
+                # reserved range, so ``--append`` checks every staged id against the table
+                shared_keys=("1", "2", "3", "4"),
+            ),
         ]
 
     def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]:
         idx = np.arange(start, stop, dtype=np.int64)
         if table in CONTENT:
             return self._content(table, idx)
+        if table == "generation_jobs":
+            return jobs.generation_jobs(self, idx)
+        if table in ("tag_cardinality_stats", "gen_source_stats"):
+            derive: Callable[[GenonautDataset], dict[str, pa.Array]] = getattr(derived, table)
+            return derive(self)
         builder: Callable[[NDArray[np.int64]], dict[str, pa.Array]] = getattr(self, f"_{table}")
         return builder(idx)
 
@@ -238,9 +294,38 @@ class GenonautDataset(Dataset):
 
     @cached_property
     def tag_ids(self) -> pa.StringArray:
-        """Name-derived (UUIDv5), not seeded: every genonaut set names the same tag the same way,
-        so sets appended to one database share their tags instead of colliding on the name."""
-        return _tag_ids()
+        """By the app's rule (uuid5 of the slug), not seeded: every genonaut set and the app
+        itself name the same tag the same way, so appended sets share their tags."""
+        return pa.array(TAG_TREE.ids, pa.string())
+
+    @cached_property
+    def leaf_tag_ids(self) -> pa.StringArray:
+        """Ids of the 101 pool tags, the ones items carry (index = pool index)."""
+        return self.tag_ids[TAG_TREE.n_categories :]
+
+    @cached_property
+    def tag_weights(self) -> NDArray[np.float64]:
+        """Zipf popularity of the pool tags: the tag ranked r (a keyed permutation of the pool,
+        0-based) weighs (r + 1) ** -tag_popularity_exponent."""
+        pool = len(TAG_TREE.leaves)
+        rank = permute(np.arange(pool), pool, self.stream("tags", "popularity").key)
+        exponent = -self.settings.tag_popularity_exponent
+        return np.asarray(rank + 1.0, dtype=np.float64) ** exponent
+
+    n_sizes = len(RESOLUTIONS)
+
+    def resolution_index(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
+        return self.stream(table, "resolution").integers(idx, 0, len(RESOLUTIONS) - 1)
+
+    @staticmethod
+    def size_of(resolution: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Width and height of ``RESOLUTIONS[resolution]``."""
+        return _SIZES[0][resolution], _SIZES[1][resolution]
+
+    def item_size(
+        self, table: str, idx: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        return self.size_of(self.resolution_index(table, idx))
 
     def creator(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
         """User row of item ``idx``: exactly ``admin_rows`` rows get the admin (row 0)."""
@@ -256,9 +341,10 @@ class GenonautDataset(Dataset):
         return col.sample_lists(
             self.stream(table, "tags"),
             idx,
-            len(VOCABULARY.tag_names),
+            len(TAG_TREE.leaves),
             s.tags_per_item_min,
             self.tags_max,
+            weights=self.tag_weights,
         )
 
     def completed_at(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -337,9 +423,10 @@ class GenonautDataset(Dataset):
         off, tag_idx = col.sample_lists(
             self.stream("users", "favorite_tags"),
             idx,
-            len(VOCABULARY.tag_names),
+            len(TAG_TREE.leaves),
             s.favorite_tags_min,
             self.favorites_max,
+            weights=self.tag_weights,
         )
         return {
             "id": self.user_ids(idx),
@@ -353,17 +440,26 @@ class GenonautDataset(Dataset):
             "is_active": pa.array(
                 self.stream("users", "is_active").bernoulli(idx, s.is_active_share)
             ),
-            "favorite_tag_ids": col.json_arrays(off, tag_idx, col.concat('"', self.tag_ids, '"')),
+            "favorite_tag_ids": col.json_arrays(
+                off, tag_idx, col.concat('"', self.leaf_tag_ids, '"')
+            ),
         }
 
     def _tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
         created = self.in_window("tags", "created_at", idx)
         return {
             "id": pc.take(self.tag_ids, pa.array(idx)),
-            "name": col.pick(VOCABULARY.tag_names, idx),
+            "name": col.pick(TAG_TREE.slugs, idx),
             "tag_metadata": pa.array(["{}"] * len(idx), pa.string()),
             "created_at": col.seconds_to_timestamp(created),
             "updated_at": col.seconds_to_timestamp(self.later("tags", "updated_at", idx, created)),
+        }
+
+    def _tag_parents(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
+        edges = np.asarray(TAG_TREE.edges, dtype=np.int64)[idx]
+        return {
+            "tag_id": pc.take(self.tag_ids, pa.array(edges[:, 0])),
+            "parent_id": pc.take(self.tag_ids, pa.array(edges[:, 1])),
         }
 
     def _content(self, table: str, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
@@ -375,9 +471,7 @@ class GenonautDataset(Dataset):
             '{"style": "',
             col.pick(STYLES, self.stream(table, "style").integers(idx, 0, 2)),
             '", "resolution": "',
-            col.pick(
-                RESOLUTIONS, self.stream(table, "resolution").integers(idx, 0, len(RESOLUTIONS) - 1)
-            ),
+            col.pick(RESOLUTIONS, self.resolution_index(table, idx)),
             '", "tags": ',
             col.json_arrays(off, tag_idx, _json_tag_names()),
             "}",
@@ -418,55 +512,6 @@ class GenonautDataset(Dataset):
                 out.append((table, sel, sel - lo))
         return out
 
-    def _generation_jobs(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
-        parts = [self._item_jobs(t, job, item) for t, job, item in self.content_segments(idx)]
-        extra = idx[idx >= self.n_content]
-        if len(extra):
-            parts.append(self._extra_jobs(extra, extra - self.n_content))
-        merged = {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
-        merged["id"] = pa.array((idx + self.id_offset["generation_jobs"]).astype(np.int32))
-        merged["job_type"] = pa.array(["image"] * len(idx), pa.string())
-        merged["params"] = pa.array(["{}"] * len(idx), pa.string())
-        return merged
-
-    def _item_jobs(
-        self, table: str, job: NDArray[np.int64], item: NDArray[np.int64]
-    ) -> dict[str, pa.Array]:
-        done = self.completed_at(table, item)
-        lo = self.window[0]
-        created = np.maximum(
-            done - self.stream("generation_jobs", "duration").integers(job, 5, 900), lo
-        )
-        content_id = (item + self.id_offset[table]).astype(np.int32)
-        return {
-            "user_id": self.user_ids(self.creator(table, item)),
-            "prompt": self.prompts(table, item),
-            "status": pa.array(["completed"] * len(job), pa.string()),
-            "created_at": col.seconds_to_timestamp(created),
-            "updated_at": col.seconds_to_timestamp(done),
-            "completed_at": col.seconds_to_timestamp(done),
-            "content_id": pa.array(content_id, mask=np.full(len(job), table != "content_items")),
-        }
-
-    def _extra_jobs(self, job: NDArray[np.int64], extra: NDArray[np.int64]) -> dict[str, pa.Array]:
-        names, counts = self.extra_statuses
-        status = col.quota(self.stream("generation_jobs", "status"), extra, sum(counts), counts)
-        status_text = col.pick(names, status)
-        created = self.in_window("generation_jobs", "created_at", job)
-        finished = self.later("generation_jobs", "completed_at", job, created)
-        pending = status_text.to_numpy(zero_copy_only=False) == "pending"
-        return {
-            "user_id": self.user_ids(
-                self.stream("generation_jobs", "user_id").integers(job, 1, self.n["users"] - 1)
-            ),
-            "prompt": self.prompts("generation_jobs", extra),
-            "status": status_text,
-            "created_at": col.seconds_to_timestamp(created),
-            "updated_at": col.seconds_to_timestamp(finished),
-            "completed_at": col.seconds_to_timestamp(finished, mask=pending),
-            "content_id": pa.nulls(len(job), pa.int32()),
-        }
-
     def _content_tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
         parts = []
         for table, _rows, item in self.content_segments(idx):
@@ -477,27 +522,15 @@ class GenonautDataset(Dataset):
                 {
                     "content_id": pa.array(ids),
                     "content_source": pa.array([SOURCES[table][1]] * len(ids), pa.string()),
-                    "tag_id": pc.take(self.tag_ids, pa.array(tag_idx)),
+                    "tag_id": pc.take(self.leaf_tag_ids, pa.array(tag_idx)),
                 }
             )
         return {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
 
 
-#: Nullable generation_jobs columns the spec leaves empty; the engine writes them as NULL.
-_JOB_NULLS = frozenset(
-    {
-        "started_at",
-        "error_message",
-        "celery_task_id",
-        "negative_prompt",
-        "checkpoint_model",
-        "lora_models",
-        "width",
-        "height",
-        "batch_size",
-        "comfyui_prompt_id",
-    }
-)
+def _reserve(column: str, first: int, count: int) -> dict[str, list[int]]:
+    """The key range ``count`` ids from ``first`` take; none for an empty table."""
+    return {column: [first, first + count - 1]} if count else {}
 
 
 def _reserve(column: str, first: int, count: int) -> dict[str, list[int]]:
@@ -511,17 +544,9 @@ def _cols(table: Any, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
     return tuple(c.name for c in table.columns if c.name not in skip | optional)
 
 
-TAG_NAMESPACE = uuid.UUID("6f1c3f0e-2d52-5b8a-9a51-8a3c6d1e5b70")
-
-
-@lru_cache(maxsize=1)
-def _tag_ids() -> pa.StringArray:
-    return pa.array([str(uuid.uuid5(TAG_NAMESPACE, name)) for name in VOCABULARY.tag_names])
-
-
 @lru_cache(maxsize=1)
 def _json_tag_names() -> pa.StringArray:
-    return col.json_text_pool(VOCABULARY.tag_names)
+    return col.json_text_pool(TAG_TREE.leaves)
 
 
 def _name_pools(seed: int) -> tuple[list[str], list[str]]:

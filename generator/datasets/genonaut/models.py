@@ -247,5 +247,58 @@ content_tags = Table(
     Index("idx_content_tags_tag_src_content", "tag_id", "content_source", "content_id"),
 )
 
+tag_parents = Table(
+    "tag_parents",
+    metadata,
+    Column(
+        "tag_id", Uuid(as_uuid=False), ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "parent_id",
+        Uuid(as_uuid=False),
+        ForeignKey("tags.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Index("idx_tag_parents_parent", "parent_id"),
+    Index("idx_tag_parents_tag", "tag_id"),
+)
+
+# The two tables the app's background tasks rebuild (``refresh_tag_cardinality_stats`` daily,
+# ``refresh_gen_source_stats`` hourly); the generator writes what those tasks would compute.
+tag_cardinality_stats = Table(
+    "tag_cardinality_stats",
+    metadata,
+    Column(
+        "tag_id", Uuid(as_uuid=False), ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("content_source", String(10), primary_key=True),
+    Column("cardinality", Integer, nullable=False),
+    _ts("updated_at"),
+    Index("idx_tag_cardinality_stats_tag_src", "tag_id", "content_source"),
+)
+
+gen_source_stats = Table(
+    "gen_source_stats",
+    metadata,
+    Column("id", Integer, Identity(start=1), primary_key=True),
+    Column("user_id", Uuid(as_uuid=False), ForeignKey("users.id", ondelete="CASCADE")),
+    Column("source_type", String(10), nullable=False),
+    Column("count", Integer, nullable=False),
+    _ts("updated_at"),
+    Index(
+        "idx_gen_source_stats_community",
+        "source_type",
+        unique=True,
+        postgresql_where=text("user_id IS NULL"),
+    ),
+    Index(
+        "idx_gen_source_stats_user_src",
+        "user_id",
+        "source_type",
+        unique=True,
+        postgresql_where=text("user_id IS NOT NULL"),
+    ),
+)
+
 #: Extensions the indexes need (trigram GiST).
 EXTENSIONS = ["pg_trgm", "btree_gin"]

@@ -6,7 +6,9 @@ Defaults are the spec's (seed 002, 000 where 002 is silent) and the app's last c
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -15,6 +17,9 @@ from generator.datasets.genonaut.vocabulary import VOCABULARY, canonical_domain
 from seedgen.settings import GenerateSettings
 
 DEFAULT_STATUS_WEIGHTS = {"completed": 98.0, "pending": 0.9, "canceled": 0.1, "error": 1.0}
+#: The spec's status words the app's API does not accept -> the app's words (app.md §1.3).
+DEFAULT_STATUS_WORDS = {"canceled": "cancelled", "error": "failed"}
+_RELATIVE = re.compile(r"now(?:-(\d+)([dh]))?")
 DEFAULT_TEMPLATES = ["{{ domain }}, {{ general }}", "{{ general }}, {{ domain }}"]
 
 
@@ -53,15 +58,36 @@ class GenonautSettings(GenerateSettings):
     )
     status_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_STATUS_WEIGHTS),
-        description="job status shares over all jobs",
+        description="job status shares over all jobs (the spec's words)",
+    )
+    status_words: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_STATUS_WORDS),
+        description="status word stored for a status_weights word ({} = the spec's words)",
+    )
+    job_type: str = Field(
+        "image_generation",
+        min_length=1,
+        max_length=50,
+        description="generation_jobs.job_type ('image' = the spec's and the ComfyUI path's word)",
+    )
+    content_id_start: int = Field(
+        3_000_000, ge=1, description="first content id (the app's content_items_id_seq START)"
+    )
+    job_id_start: int = Field(
+        1_000_000, ge=1, description="first generation_jobs id (clear of the app's test ids)"
+    )
+    tag_popularity_exponent: float = Field(
+        1.0, ge=0, le=10, description="Zipf exponent of tag popularity (0 = every tag alike)"
     )
     is_active_share: float = Field(0.99, ge=0, le=1, description="share of active users")
     is_private_share: float = Field(0.10, ge=0, le=1, description="share of private items")
     window_start: datetime = Field(
-        datetime(2025, 5, 1, 0, 0, 0), description="date window start, local time"
+        datetime(2025, 5, 1, 0, 0, 0),
+        description="date window start, local time (or 'now-<N>d', 'now-<N>h')",
     )
     window_end: datetime = Field(
-        datetime(2025, 9, 21, 23, 59, 59), description="date window end, local time"
+        datetime(2025, 9, 21, 23, 59, 59),
+        description="date window end, local time ('now' = the generation instant, recorded)",
     )
     timezone: str = Field("America/New_York", description="zone of the window; stored as naive UTC")
 
@@ -79,6 +105,37 @@ class GenonautSettings(GenerateSettings):
             raise ValueError("weights must be >= 0")
         if any(len(k) > 20 or not k for k in value):
             raise ValueError("status names must be 1-20 characters (generation_jobs.status)")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_now(cls, data: Any) -> Any:
+        """'now' / 'now-<N>d|h' become one instant (local time, whole seconds), so the settings
+        (and the manifest's config) hold what was used and regenerate the same set."""
+        if not isinstance(data, dict):
+            return data
+        keys = [k for k in ("window_start", "window_end") if isinstance(data.get(k), str)]
+        matches = {k: _RELATIVE.fullmatch(data[k].strip().lower()) for k in keys}
+        if not any(matches.values()):
+            return data
+        zone = data.get("timezone", cls.model_fields["timezone"].default)
+        try:
+            now = datetime.now(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0)
+        except (ZoneInfoNotFoundError, ValueError):
+            return data  # the timezone validator names the problem
+        out = dict(data)
+        for key, match in matches.items():
+            if match:
+                amount = int(match.group(1) or 0)
+                unit = {"d": "days", "h": "hours"}[match.group(2) or "d"]
+                out[key] = now - timedelta(**{unit: amount})
+        return out
+
+    @field_validator("status_words")
+    @classmethod
+    def _words(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(len(v) > 20 or not v for v in value.values()):
+            raise ValueError("status words must be 1-20 characters (generation_jobs.status)")
         return value
 
     @field_validator("timezone")
@@ -101,6 +158,11 @@ class GenonautSettings(GenerateSettings):
         ):
             if getattr(self, low) > getattr(self, high):
                 raise ValueError(f"{low} must not exceed {high}")
+        stored = [self.stored_status(k) for k in self.status_weights]
+        if len(set(stored)) < len(stored):
+            raise ValueError(
+                f"status_words map two status_weights words onto one: {', '.join(stored)}"
+            )
         smallest = min(len(VOCABULARY.domains[d]) for d in self.domains())
         if self.domain_phrases_min > smallest:
             raise ValueError(
@@ -120,6 +182,10 @@ class GenonautSettings(GenerateSettings):
             if self.admin_rows_per_content_table > getattr(self, f"target_rows_{table}"):
                 raise ValueError(f"admin_rows_per_content_table exceeds target_rows_{table}")
         return self
+
+    def stored_status(self, word: str) -> str:
+        """The status written for a ``status_weights`` word."""
+        return self.status_words.get(word, word)
 
     def domains(self) -> list[str]:
         return self.prompt_types or list(VOCABULARY.domains)
