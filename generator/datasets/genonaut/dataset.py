@@ -533,11 +533,6 @@ def _reserve(column: str, first: int, count: int) -> dict[str, list[int]]:
     return {column: [first, first + count - 1]} if count else {}
 
 
-def _reserve(column: str, first: int, count: int) -> dict[str, list[int]]:
-    """The key range ``count`` ids from ``first`` take; none for an empty table."""
-    return {column: [first, first + count - 1]} if count else {}
-
-
 def _cols(table: Any, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Columns a builder produces: all but ``skip`` and nullable columns it leaves out."""
     optional = {"path_thumb", "path_thumbs_alt_res"}
