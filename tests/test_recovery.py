@@ -18,7 +18,7 @@ import loader.load
 from loader.check import verify_database
 from loader.load import LoadOptions, load_set
 from seedgen.errors import LoadError, SchemaMismatchError
-from seedgen.manifest import manifest_checksum, read_manifest, set_identity
+from seedgen.manifest import manifest_checksum, read_manifest, set_identity, write_manifest
 from tests.conftest import ADMIN, make_set, scalar, seedgen
 from tests.test_crash_resume import CRASH_SET, _load
 from tests.test_load_failures import quiet, state
@@ -214,6 +214,10 @@ def test_force_validates_before_it_resets(small_set: Path, make_db) -> None:
 
 def test_a_regenerated_identical_set_is_the_same_set(small_set: Path, tmp_path: Path, make_db):
     again = make_set(tmp_path / "again")
+    # generated a moment later: another created_at (forced, both may fall in one second)
+    write_manifest(
+        again, read_manifest(again).model_copy(update={"created_at": "2020-01-01T00:00:00+00:00"})
+    )
     first, second = read_manifest(small_set), read_manifest(again)
     assert set_identity(first) == set_identity(second)
     assert manifest_checksum(first) != manifest_checksum(second)  # created_at differs
