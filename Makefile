@@ -37,7 +37,7 @@ lint: install ## ruff and mypy --strict (product code)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: install $(ENV_FILE) ## generation + load timings vs psql \copy + hand-run index builds
+bench: install $(ENV_FILE) ## generation + load timings vs serial and 2-way parallel psql hand-runs
 	$(BIN)/python bench/bench.py
 
 bench-spec: install $(ENV_FILE) ## zero-spec generation rows/s per core: narrow and wide inferred tables vs genonaut

@@ -16,12 +16,13 @@ shared machine (absolute seconds are not). Each timed figure is the median of --
    tests/fixtures/genonaut_schema.sql; the whole call is timed (sha256 verify, capture, drop,
    COPY, rebuild, analyze, count check, sequences, commit). seedgen's own step timings are
    shown; "other" is the whole call minus those steps.
-3. Physical limit: the same set (same seed, so the same rows) generated as CSV, a fresh database,
-   the same objects seedgen drops dropped beforehand (untimed), then ONE timed ``psql -f`` running
-   ``SET maintenance_work_mem``, a ``\\copy ... (FORMAT csv, HEADER true)`` per shard in manifest
-   order, every rebuild statement and ANALYZE of each table. It does no verification, no Parquet
-   decoding and no single transaction, so it is a floor: ratio = seedgen load / limit; 1.0x
-   would mean seedgen adds nothing on top of PostgreSQL's own work.
+3. Physical limits (``bench/handrun.py``): the same set (same seed, so the same rows) generated
+   as CSV, loaded by hand into a fresh database with the objects seedgen drops dropped beforehand
+   (untimed): the serial limit (ONE ``psql -f``: ``\\copy`` per shard, every rebuild statement,
+   ANALYZE) and the 2-way parallel limit (two ``psql`` COPY streams, then the index builds split
+   over two sessions, then FKs, then ANALYZE over two). Neither verifies nor decodes Parquet, so
+   both are floors; ratio = seedgen load / limit, a median of the per-run ratios.
+4. End to end: generation + seedgen load of the same run, summed per run.
 
 ``--append`` (``make bench-append``) measures ``seedgen load --append`` instead: the default set
 (seed 42) is loaded once into a template database; each run copies it (``CREATE DATABASE …
@@ -48,11 +49,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import handrun
 import psycopg
 from psycopg import sql
 
 from generator.engine import Request, generate
-from loader import catalog
 from loader.load import LoadOptions, load_set
 from seedgen import devdb
 from seedgen.manifest import Manifest, read_manifest, write_manifest
@@ -142,34 +143,30 @@ def seedgen_load(admin: str, set_dir: Path) -> tuple[float, dict[str, float]]:
     return time.monotonic() - t0, dict(report.timings)
 
 
-def limit_load(admin: str, csv_dir: Path, manifest: Manifest, work: Path) -> float:
-    dsn = fresh_db(admin, LIMIT_DB)
-    tables = [t.qualified for t in manifest.tables]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.cursor()
-        snap = catalog.capture(cur, tables)
-        for stmt in catalog.drop_statements(snap):  # setup, untimed
-            cur.execute(stmt)
-        lines = ["SET maintenance_work_mem = '512MB';"]
-        for t in manifest.tables:
-            target = (
-                sql.SQL("{} ({})")
-                .format(
-                    sql.Identifier(*t.qualified),
-                    sql.SQL(", ").join(sql.Identifier(c.name) for c in t.columns),
-                )
-                .as_string(cur)
-            )
-            for shard in t.shards:
-                path = str((csv_dir / shard.file).resolve()).replace("'", "''")
-                lines.append(f"\\copy {target} FROM '{path}' WITH (FORMAT csv, HEADER true)")
-        lines += [stmt.as_string(cur) + ";" for stmt in catalog.rebuild_statements(snap)]
-        lines += [sql.SQL("ANALYZE {};").format(sql.Identifier(*q)).as_string(cur) for q in tables]
-    script = work / "limit.sql"
-    script.write_text("\n".join(lines) + "\n")
-    t0 = time.monotonic()
-    run(["psql", "-d", dsn, "-v", "ON_ERROR_STOP=1", "-q", "-X", "-f", str(script)])
-    return time.monotonic() - t0
+def limits(admin: str, csv_dir: Path, manifest: Manifest, work: Path) -> tuple[float, float]:
+    """(serial, 2-way parallel) hand-run limits on the same CSV files (``bench/handrun.py``)."""
+    serial_t = handrun.serial(fresh_db(admin, LIMIT_DB), csv_dir, manifest, work, PSQL_ENV)
+    parallel_t = handrun.parallel(fresh_db(admin, LIMIT_DB), csv_dir, manifest, work, PSQL_ENV)
+    return serial_t, parallel_t
+
+
+def limit_rows(load_t: list[float], serial_t: list[float], parallel_t: list[float]) -> None:
+    """The two limits and seedgen's ratios to each (medians of the per-run ratios)."""
+    vs_serial = [s / lim for s, lim in zip(load_t, serial_t, strict=True)]
+    vs_parallel = [s / lim for s, lim in zip(load_t, parallel_t, strict=True)]
+    print(
+        f"| serial limit: one `psql -f` (\\copy CSV + same DDL + ANALYZE) | {med(serial_t):.2f} s "
+        f"| {fmt_runs(serial_t)} |"
+    )
+    print(
+        f"| parallel limit: 2 `psql` COPY streams, index builds over 2 sessions, FKs, ANALYZE "
+        f"| {med(parallel_t):.2f} s | {fmt_runs(parallel_t)} |"
+    )
+    print(f"| ratio seedgen / serial limit | {med(vs_serial):.2f}x | {fmt_runs(vs_serial, 'x')} |")
+    print(
+        f"| ratio seedgen / parallel limit (goal <= 0.85x) | {med(vs_parallel):.2f}x | "
+        f"{fmt_runs(vs_parallel, 'x')} |"
+    )
 
 
 def subset(src: Path, dst: Path, names: list[str]) -> Path:
@@ -198,15 +195,19 @@ def load_only(admin: str, args: argparse.Namespace, work: Path) -> int:
         pq_dir = subset(pq_dir, work / "parquet-subset", names)
         csv_dir = subset(csv_dir, work / "csv-subset", names)
     manifest = read_manifest(csv_dir)
-    load_t, limit_t, steps = [], [], {}
+    load_t: list[float] = []
+    serial_t: list[float] = []
+    parallel_t: list[float] = []
+    steps: dict[str, list[float]] = {}
     for i in range(args.runs):
-        print(f"run {i + 1}/{args.runs}: seedgen load, psql limit ...", file=sys.stderr, flush=True)
+        print(f"run {i + 1}/{args.runs}: seedgen load, limits ...", file=sys.stderr, flush=True)
         elapsed, timings = seedgen_load(admin, pq_dir)
         load_t.append(elapsed)
         for k, v in timings.items():
             steps.setdefault(k, []).append(v)
-        limit_t.append(limit_load(admin, csv_dir, manifest, work))
-    ratio = [s / lim for s, lim in zip(load_t, limit_t, strict=True)]
+        serial_one, parallel_one = limits(admin, csv_dir, manifest, work)
+        serial_t.append(serial_one)
+        parallel_t.append(parallel_one)
     shape = ", ".join(f"{t.name} {t.rows:,} rows x {len(t.columns)} cols" for t in manifest.tables)
     print(f"\n## seedgen bench-load: {shape}; {os.cpu_count()} CPUs, {args.runs} run(s)\n")
     print("| measure | median | runs |")
@@ -214,11 +215,7 @@ def load_only(admin: str, args: argparse.Namespace, work: Path) -> int:
     print(f"| seedgen load | {med(load_t):.2f} s | {fmt_runs(load_t)} |")
     step_text = ", ".join(f"{k} {med(v):.2f}s" for k, v in steps.items())
     print(f"| - seedgen steps (medians) | {step_text} | |")
-    print(
-        f"| limit: one `psql -f` (\\copy + same DDL + ANALYZE) | {med(limit_t):.2f} s | "
-        f"{fmt_runs(limit_t)} |"
-    )
-    print(f"| ratio seedgen / limit | {med(ratio):.2f}x | {fmt_runs(ratio, 'x')} |")
+    limit_rows(load_t, serial_t, parallel_t)
     return 0
 
 
@@ -341,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             drop_dbs(admin)
             shutil.rmtree(work, ignore_errors=True)
-    gen_t, load_t, limit_t, steps = [], [], [], {}
+    gen_t: list[float] = []
+    load_t: list[float] = []
+    serial_t: list[float] = []
+    parallel_t: list[float] = []
+    steps: dict[str, list[float]] = {}
     try:
         print(
             f"peak RSS: generating at scale {args.scale} and {10 * args.scale} ...",
@@ -370,13 +371,15 @@ def main(argv: list[str] | None = None) -> int:
             timings["other"] = elapsed - sum(timings.values())
             for k, v in timings.items():
                 steps.setdefault(k, []).append(v)
-            limit_t.append(limit_load(admin, csv_dir, csv_manifest, work))
+            serial_one, parallel_one = limits(admin, csv_dir, csv_manifest, work)
+            serial_t.append(serial_one)
+            parallel_t.append(parallel_one)
     finally:
         drop_dbs(admin)
         shutil.rmtree(work, ignore_errors=True)
 
     step_text = ", ".join(f"{k} {med(v):.2f}s" for k, v in steps.items())
-    ratio = [s / lim for s, lim in zip(load_t, limit_t, strict=True)]
+    end_to_end = [g + lo for g, lo in zip(gen_t, load_t, strict=True)]
     print(
         f"\n## seedgen bench: genonaut, scale {args.scale} ({rows:,} rows), "
         f"shard_rows {args.shard_rows}, {os.cpu_count()} CPUs, {args.runs} run(s)\n"
@@ -390,11 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"| seedgen load (whole `load_set` call) | {med(load_t):.2f} s | {fmt_runs(load_t)} |")
     print(f"| - seedgen steps (medians) | {step_text} | |")
+    limit_rows(load_t, serial_t, parallel_t)
     print(
-        f"| limit: one `psql -f` (\\copy CSV + rebuild + ANALYZE) | {med(limit_t):.2f} s | "
-        f"{fmt_runs(limit_t)} |"
+        f"| generate + load, end to end (goal <= 20 s) | {med(end_to_end):.2f} s | "
+        f"{fmt_runs(end_to_end)} |"
     )
-    print(f"| ratio seedgen load / limit | {med(ratio):.2f}x | {fmt_runs(ratio, 'x')} |")
     print(
         f"| peak RSS, `seedgen generate` scale {args.scale} | {rss1 / 1024:,.0f} MiB | "
         f"{rows1:,} rows in {wall1:.1f} s |"

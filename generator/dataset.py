@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -52,6 +53,11 @@ class TableGen:
     on_conflict: Literal["drop", "remap"] = "drop"
     # References the schema does not enforce (see ``seedgen.manifest.ReferenceSpec``).
     references: tuple[ReferenceSpec, ...] = ()
+    # The table's schema; a table outside ``public`` is named ``schema.table`` in the set.
+    schema_name: str = "public"
+    # Nullable columns left out of the set altogether (COPY omits them: the database's default,
+    # e.g. NULL, applies). A FK over such a column is then not the set's to follow on --append.
+    omit: tuple[str, ...] = ()
 
 
 class Dataset(ABC):
@@ -63,7 +69,12 @@ class Dataset(ABC):
     # without its section is normal and not worth a notice.
     config_optional: ClassVar[bool] = False
     metadata: MetaData
-    extensions: ClassVar[list[str]] = []
+    # PostgreSQL extensions the schema needs (``load --create-schema`` creates allow-listed ones);
+    # a spec dataset takes them from its spec, per instance.
+    extensions: Sequence[str] = ()
+    # SQL the loader runs after the rows are in (``post_load``; override that for steps that
+    # depend on the settings).
+    post_load_sql: ClassVar[tuple[str, ...]] = ()
     # One line for ``seedgen datasets`` and an example command for ``seedgen datasets NAME``.
     help: ClassVar[str] = ""
     example: ClassVar[str] = ""
@@ -85,6 +96,13 @@ class Dataset(ABC):
         from generator import schema
 
         return schema.compile_ddl(self.metadata)
+
+    def post_load(self) -> list[str]:
+        """SQL the loader runs after the rows are in (``seedgen.manifest.Manifest.post_load``):
+        refresh a materialized view, fill a stats table by ``INSERT … SELECT`` over the set's
+        tables. Each must recompute from the tables as they are (every load of the set, an
+        ``--append`` too, runs them all); ``loader.post_load`` lists what is allowed."""
+        return list(self.post_load_sql)
 
     @abstractmethod
     def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]: ...

@@ -269,6 +269,7 @@ def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) 
     tables = [
         TableSpec(
             name=t.name,
+            schema_name=t.gen.schema_name,
             columns=t.columns,
             primary_key=t.primary_key,
             depends_on=t.depends_on,
@@ -298,6 +299,7 @@ def _manifest(dataset: Dataset, plan: Plan, shards: dict[str, list[ShardSpec]]) 
         extensions=list(dataset.extensions),
         ddl=[TableDDL.model_validate(d) for d in dataset.ddl()],
         tables=tables,
+        post_load=dataset.post_load(),
     )
 
 

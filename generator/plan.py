@@ -82,7 +82,7 @@ def _checked_columns(gen: TableGen, specs: list[ColumnSpec]) -> list[ColumnSpec]
             f"{gen.name}: NOT NULL columns with no generator: {', '.join(missing)}",
             hint="add them to the dataset's builder (COPY would fail on them)",
         )
-    return specs
+    return [c for c in specs if c.name not in gen.omit]
 
 
 def build_table(dataset: Dataset, plan: TablePlan, start: int, stop: int) -> pa.Table:

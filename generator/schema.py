@@ -11,13 +11,19 @@ import re
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import MetaData, Table
+from sqlalchemy import ForeignKeyConstraint, MetaData, Table
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateIndex, CreateSequence, CreateTable
+from sqlalchemy.schema import (
+    AddConstraint,
+    CreateIndex,
+    CreateSequence,
+    CreateTable,
+    sort_tables_and_constraints,
+)
 from sqlalchemy.types import TypeEngine
 
 from seedgen.errors import SpecError
-from seedgen.manifest import ColumnSpec
+from seedgen.manifest import ColumnSpec, set_name
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
 
@@ -107,6 +113,19 @@ def get_table(metadata: MetaData, name: str) -> Table:
         ) from exc
 
 
+def sorted_tables(metadata: MetaData) -> list[Table]:
+    """``metadata.sorted_tables`` (parents first), without its warning on an FK cycle: the FKs
+    closing a cycle are left out of the order (``compile_ddl`` adds them with ``ALTER``)."""
+    return [table for table, _ in _sort(metadata) if table is not None]
+
+
+def _sort(metadata: MetaData) -> list[tuple[Table | None, list[ForeignKeyConstraint]]]:
+    """Tables parents first, each with its FKs created inline; last ``(None, fks)``: the FKs
+    that close a cycle (SQLAlchemy's sort, with ``metadata.sorted_tables``' tie order)."""
+    tables = sorted(metadata.tables.values(), key=lambda t: t.key)
+    return list(sort_tables_and_constraints(tables))  # type: ignore[no-untyped-call]
+
+
 def compile_ddl(metadata: MetaData) -> list[dict[str, object]]:
     """Per table, in dependency order, the statements that create it with its indexes.
 
@@ -118,11 +137,22 @@ def compile_ddl(metadata: MetaData) -> list[dict[str, object]]:
         str(CreateSequence(seq, if_not_exists=True).compile(dialect=_DIALECT)).strip()
         for seq in metadata._sequences.values()
     ]
-    for table in metadata.sorted_tables:
+    ordered = _sort(metadata)
+    deferred: dict[str, list[str]] = {}  # an FK closing a cycle: added once both tables exist
+    for fk in ordered[-1][1] if ordered and ordered[-1][0] is None else []:
+        add = str(AddConstraint(fk).compile(dialect=_DIALECT)).strip()
+        deferred.setdefault(table_key(fk.table), []).append(add)
+    schemas: set[str] = set()
+    for table, inline in ordered:
+        if table is None:
+            continue
         statements = list(sequences) if not out else []
-        statements.append(
-            str(CreateTable(table, if_not_exists=True).compile(dialect=_DIALECT)).strip()
-        )
+        if table.schema not in (None, "public", *schemas):  # its schema, once, before its first
+            schemas.add(str(table.schema))
+            quoted = str(table.schema).replace('"', '""')
+            statements.insert(0, f'CREATE SCHEMA IF NOT EXISTS "{quoted}"')
+        create = CreateTable(table, if_not_exists=True, include_foreign_key_constraints=inline)
+        statements.append(str(create.compile(dialect=_DIALECT)).strip())
         for index in sorted(table.indexes, key=lambda ix: ix.name or ""):
             statements.append(
                 str(CreateIndex(index, if_not_exists=True).compile(dialect=_DIALECT)).strip()
@@ -130,5 +160,14 @@ def compile_ddl(metadata: MetaData) -> list[dict[str, object]]:
         attach = table.info.get("attach")
         if attach:
             statements.append(str(attach))
-        out.append({"table": table.name, "statements": statements})
+        statements += deferred.get(table_key(table), [])
+        out.append({"table": table_key(table), "statements": statements})
+    from generator.spec.partitions import ddl  # partitions of reflected parents, after them
+
+    out += [ddl(part) for part in metadata.info.get("partitions", ())]
     return out
+
+
+def table_key(table: Table) -> str:
+    """A table's name in a set: bare in ``public``, ``schema.table`` elsewhere."""
+    return set_name(table.schema, table.name)

@@ -41,7 +41,7 @@ from psycopg import sql
 
 from loader import catalog, ledger
 from seedgen.errors import SchemaMismatchError
-from seedgen.manifest import Manifest, TableSpec
+from seedgen.manifest import Manifest, TableSpec, qualified_name
 
 Strategy = Literal["rebuild", "keep"]
 Action = Literal["present", "remap", "drop", "cascade"]
@@ -172,16 +172,57 @@ def _points_at(fk: ForeignKey, table: TableSpec, plan: TablePlan) -> bool:
 
 def _refuse_backward_references(manifest: Manifest, plans: list[TablePlan]) -> None:
     """The merge goes parents first; a reference to the same or a later table of the set (a
-    self-reference, a cycle) would be rewritten or cascaded too late: refuse it up front."""
+    self-reference, a cycle) would be rewritten or cascaded too late: refuse it up front.
+
+    An FK cycle is refused rather than merged in one transaction: a row left out of one table
+    of the cycle (a taken unique value) must drop or remap rows of a table merged before it,
+    which the parent-first merge cannot undo, and deferring the checks would only move the
+    dangling reference to COMMIT. Before anything is written, named, with a way out."""
+    edges = {
+        child.table: [
+            (fk, table.name, parent.position)
+            for fk in child.foreign_keys
+            for table, parent in zip(manifest.tables, plans, strict=True)
+            if _points_at(fk, table, parent)
+        ]
+        for child in plans
+    }
     for child in plans:
-        for fk in child.foreign_keys:
-            for table, parent in zip(manifest.tables, plans, strict=True):
-                if _points_at(fk, table, parent) and parent.position >= child.position:
-                    raise SchemaMismatchError(
-                        f"--append cannot yet follow {fk.name} from {child.table} to "
-                        f"{table.name} (a reference within the set that is not parent-first)",
-                        hint="load into empty tables without --append",
-                    )
+        for fk, parent, position in edges[child.table]:
+            if position < child.position:
+                continue
+            cycle = _path(edges, parent, child.table)
+            if parent != child.table and cycle:
+                raise SchemaMismatchError(
+                    f"--append refuses the foreign-key cycle {' -> '.join([child.table, *cycle])}"
+                    f" ({fk.name}): a row left out of one of its tables would leave a dangling "
+                    "reference in a table merged before it",
+                    hint="load the set into empty tables (an initial load adds the cycle's FKs "
+                    "after COPY), or drop one FK of the cycle while appending",
+                )
+            raise SchemaMismatchError(
+                f"--append cannot yet follow {fk.name} from {child.table} to "
+                f"{parent} (a reference within the set that is not parent-first)",
+                hint="load into empty tables without --append",
+            )
+
+
+def _path(edges: dict[str, list[tuple[ForeignKey, str, int]]], start: str, goal: str) -> list[str]:
+    """Tables from ``start`` to ``goal`` along the set's references, or [] if none."""
+    before: dict[str, str] = {start: start}
+    todo = [start]
+    while todo:
+        node = todo.pop(0)
+        if node == goal:
+            path = [node]
+            while path[-1] != start:
+                path.append(before[path[-1]])
+            return path[::-1]
+        for _, nxt, _ in edges.get(node, []):
+            if nxt not in before:
+                before[nxt] = node
+                todo.append(nxt)
+    return []
 
 
 def _describe_keys(cur: psycopg.Cursor, table: TableSpec, plan: TablePlan) -> None:
@@ -211,7 +252,7 @@ def _describe_keys(cur: psycopg.Cursor, table: TableSpec, plan: TablePlan) -> No
             ForeignKey(
                 f"{table.name}({', '.join(ref.columns)}) -> {ref.table} {when}".strip(),
                 ref.columns,
-                [table.schema_name, ref.table],
+                list(qualified_name(ref.table)),
                 ref.parent_columns,
                 table=ref.table,
                 when=dict(ref.when),

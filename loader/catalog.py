@@ -249,7 +249,7 @@ def drop_statements(snap: Snapshot) -> list[sql.SQL | sql.Composed]:
 
 def rebuild_statements(snap: Snapshot) -> list[sql.SQL | sql.Composed]:
     """What restoring ``snap`` runs (``loader.restore`` executes the same statements)."""
-    out: list[sql.SQL | sql.Composed] = [sql.SQL(idx.definition) for idx in snap.indexes]
+    out: list[sql.SQL | sql.Composed] = [sql.SQL(recursive(i.definition)) for i in snap.indexes]
     out += [
         add_constraint_statement(c) for c in sorted(snap.constraints, key=lambda c: c.kind == "f")
     ]
@@ -347,6 +347,13 @@ def enable_statement(trg: Trigger) -> sql.Composed:
         sql.SQL(_ENABLE[trg.enabled]),
         sql.Identifier(trg.name),
     )
+
+
+def recursive(definition: str) -> str:
+    """An index definition that builds on every partition: ``pg_get_indexdef`` prints a
+    partitioned table's index ``ON ONLY`` it, which would leave the index invalid."""
+    head, on, rest = definition.partition(" ON ONLY ")
+    return f"{head} ON {rest}" if on and head.startswith("CREATE ") else definition
 
 
 def add_constraint_statement(con: Constraint, *, not_valid: bool = False) -> sql.Composed:

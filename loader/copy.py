@@ -1,9 +1,12 @@
-"""Stream one shard into ``COPY ... FROM STDIN (FORMAT csv)``, batch by batch.
+"""Stream one shard into ``COPY ... FROM STDIN``, batch by batch.
 
-Parquet shards are read one row group at a time (a row group is one load batch) and turned into
-CSV bytes by pyarrow's C++ writer; CSV shards are streamed as they are, in 1 MiB blocks, with
-``HEADER MATCH`` so PostgreSQL itself checks the header against the column list. No per-row
-Python runs on this path.
+Parquet shards are read one row group at a time (a row group is one load batch). When every
+column of the table has a binary form whose bytes PostgreSQL's own receive function checks as
+strictly as its text input (``loader.binary``), the row group goes as ``FORMAT binary``, encoded
+from Arrow by pgpq's Rust encoder; otherwise (or if a uuid column holds a value that is not in
+canonical form) pyarrow's C++ CSV writer makes ``FORMAT csv`` bytes. CSV shards are streamed as
+they are, in 1 MiB blocks, with ``HEADER MATCH`` so PostgreSQL itself checks the header against
+the column list. No per-row Python runs on these paths.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pyarrow.parquet as pq
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
+from loader import binary
 from seedgen.manifest import TableSpec
 
 CSV_BLOCK = 1 << 20
@@ -25,10 +29,13 @@ _NO_HEADER = pacsv.WriteOptions(include_header=False)
 
 
 def copy_statement(
-    table: TableSpec, header: bool, into: tuple[str, str] | None = None
+    table: TableSpec, header: bool, into: tuple[str, str] | None = None, fmt: str = "csv"
 ) -> sql.Composed:
     """COPY into the table itself, or into ``into`` (an append's staging table)."""
-    options = sql.SQL("FORMAT csv, HEADER MATCH" if header else "FORMAT csv")
+    if fmt == "binary":
+        options = sql.SQL("FORMAT binary")
+    else:
+        options = sql.SQL("FORMAT csv, HEADER MATCH" if header else "FORMAT csv")
     return sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
         sql.Identifier(*(into or table.qualified)),
         sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
@@ -59,6 +66,12 @@ def copy_shard(
     # The queued writer sends from a background thread, so pyarrow (which releases the GIL)
     # converts the next row group while the previous one is on the wire.
     writer = QueuedLibpqWriter(cur)
+    if fmt == "parquet" and binary.suits(table, path):
+        with cur.copy(copy_statement(table, False, into, "binary"), writer=writer) as copy:
+            for batch_rows, data in binary.batches(table, path):
+                copy.write(data)
+                on_batch(batch_rows, len(data))
+        return
     with cur.copy(copy_statement(table, fmt == "csv", into), writer=writer) as copy:
         if fmt == "parquet":
             for batch_rows, data in parquet_batches(path):

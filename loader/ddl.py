@@ -8,6 +8,8 @@ must be exactly one statement of a kind ``--create-schema`` needs:
   ``ATTACH PARTITION`` and ``COMMENT ON TABLE|COLUMN`` — on the table of its ``ddl`` entry only;
 - ``CREATE SEQUENCE`` and ``ALTER SEQUENCE … OWNED BY`` (a table of the set);
 - ``CREATE TYPE … AS ENUM`` for a type a column of the set has;
+- ``CREATE SCHEMA IF NOT EXISTS`` of a schema a table of the set is in (nothing else in it);
+- a DDL entry of its own for a partition of a set table (``CREATE TABLE … PARTITION OF``);
 - ``CREATE EXTENSION`` of an extension the manifest lists, from a fixed allow-list.
 
 Every relation a statement names must be a table of the set (the manifest's tables and the
@@ -25,14 +27,13 @@ from dataclasses import dataclass, field
 
 import psycopg
 from pglast import ast, enums, parse_sql
-from pglast.parser import ParseError
 from pglast.stream import RawStream
 from psycopg import sql
 
 from loader import pgtree
 from loader.pgtree import Name
 from seedgen.errors import ManifestError
-from seedgen.manifest import Manifest
+from seedgen.manifest import Manifest, qualified_name
 from seedgen.progress import Reporter
 
 EXTENSIONS = frozenset({"pg_trgm", "btree_gin", "btree_gist", "citext", "uuid-ossp", "pgcrypto"})
@@ -104,9 +105,12 @@ def check(manifest: Manifest) -> Schema:
         types={c.pg_type.rsplit(".", 1)[-1] for t in manifest.tables for c in t.columns},
         extensions=set(manifest.extensions),
     )
+    for table, stmts in trees.items():  # partitions of set tables (in order: sub-partitions)
+        if table not in own and stmts and all(_partition_of(s, scope.tables) for s in stmts):
+            scope.tables.add(qualified_name(table))
     schema = Schema(extensions=list(manifest.extensions))
     for table, stmts in trees.items():
-        entry = own.get(table, ("public", table))
+        entry = own.get(table, qualified_name(table))
         if entry not in scope.tables:
             raise ManifestError(
                 f"manifest DDL for table {table}: refused, {table} is not a table of the set",
@@ -118,25 +122,7 @@ def check(manifest: Manifest) -> Schema:
 
 
 def _parse(table: str, number: int, text: str) -> ast.Node:
-    where = f"manifest DDL for table {table}, statement {number + 1}"
-    if "\x00" in text:
-        raise ManifestError(f"{where}: refused, it holds a NUL byte", hint=HINT)
-    try:
-        stmts = parse_sql(text)
-    except RecursionError:
-        raise ManifestError(f"{where}: refused, nested too deeply", hint=HINT) from None
-    except ParseError as exc:
-        reason = (str(exc).splitlines() or ["?"])[0]
-        raise ManifestError(f"{where}: refused, it does not parse ({reason})", hint=HINT) from None
-    if len(stmts) != 1:
-        kinds = ", ".join(pgtree.kind(s.stmt) for s in stmts) or "nothing"
-        raise ManifestError(
-            f"{where}: refused, {len(stmts)} statements in one ({kinds})", hint=HINT
-        )
-    stmt = stmts[0].stmt
-    if stmt is None:
-        raise ManifestError(f"{where}: refused, no statement", hint=HINT)
-    return stmt
+    return pgtree.parse_one(text, f"manifest DDL for table {table}, statement {number + 1}", HINT)
 
 
 def _checked(table: str, number: int, stmt: ast.Node, entry: Name, scope: _Scope) -> str:
@@ -185,6 +171,13 @@ def _allow(stmt: ast.Node, entry: Name, scope: _Scope) -> None:
             raise _Refused(kind, f"type {name} is no column's type in the set")
     elif isinstance(stmt, ast.CommentStmt):
         _comment(kind, stmt, entry)
+    elif isinstance(stmt, ast.CreateSchemaStmt):
+        if stmt.schemaElts or stmt.authrole:
+            raise _Refused(kind, "schema elements and AUTHORIZATION are not allowed")
+        if stmt.schemaname not in {s for s, _ in scope.tables}:
+            raise _Refused(kind, f"{stmt.schemaname} is no schema of the set's tables")
+        if not stmt.if_not_exists:
+            raise _Refused(kind, "only CREATE SCHEMA IF NOT EXISTS")
     elif isinstance(stmt, ast.CreateExtensionStmt):
         if stmt.extname not in scope.extensions & EXTENSIONS or stmt.options:
             raise _Refused(kind, f"{stmt.extname} is not an allowed extension of the set")
@@ -261,6 +254,12 @@ def _sequence_arg(call: ast.FuncCall) -> Name | None:
     return (parts[0], parts[1]) if len(parts) == 2 else ("public", parts[0])
 
 
+def _partition_of(stmt: ast.Node, tables: set[Name]) -> bool:
+    if not isinstance(stmt, ast.CreateStmt) or not stmt.partbound or not stmt.inhRelations:
+        return False
+    return pgtree.name(stmt.inhRelations[0]) in tables
+
+
 def _parents(stmts: list[ast.Node]) -> Iterator[Name]:
     """Partitioned tables a table's DDL attaches it to (they are tables of the set too)."""
     for stmt in stmts:
@@ -285,13 +284,33 @@ def create_missing(
         stmt = sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext))
         echo(f"  {verb}: {stmt.as_string(cur)}")
         cur.execute(stmt)
+    later: list[str] = []  # an FK that closes a cycle: once every table of the cycle exists
     for table in missing:
         echo(f"{'would create' if dry_run else 'creating'} table {table}")
         for statement in schema.tables[table]:
             if _existing_type(cur, statement):  # an enum the database (or another set) has
                 continue
+            if _adds_foreign_key(statement):
+                later.append(statement)
+                continue
             (echo if dry_run else echo.detail)(f"  {verb}: {statement}")
             cur.execute(sql.SQL(statement))  # deparsed from the checked tree
+    for statement in later:
+        (echo if dry_run else echo.detail)(f"  {verb}: {statement}")
+        cur.execute(sql.SQL(statement))
+
+
+def _adds_foreign_key(statement: str) -> bool:
+    """A checked ``ALTER TABLE … ADD CONSTRAINT … FOREIGN KEY`` (the DDL of an FK cycle)."""
+    if not statement.startswith("ALTER TABLE"):
+        return False
+    stmt = parse_sql(statement)[0].stmt
+    return isinstance(stmt, ast.AlterTableStmt) and any(
+        cmd.subtype == AT.AT_AddConstraint
+        and isinstance(cmd.def_, ast.Constraint)
+        and cmd.def_.contype == enums.ConstrType.CONSTR_FOREIGN
+        for cmd in stmt.cmds or ()
+    )
 
 
 def _existing_type(cur: psycopg.Cursor, statement: str) -> bool:

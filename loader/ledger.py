@@ -23,6 +23,9 @@ Its tables live in schema ``seedgen``:
 - ``seedgen.merged_tables`` (``--append``): a row per table merged from staging, committed with
   the merge: rows inserted and rows not inserted by reason.
 - ``seedgen.reset_tables``: a row per table a (scoped) reset has emptied of a load's rows.
+- ``seedgen.post_load_steps``: a row per post-load step that committed, in the step's own
+  transaction (``loader.post_load``, which creates the table), so a resumed load starts at the
+  first step without one.
 - ``seedgen.conflicts`` (``--append``): every staged row kept out because its key or a unique
   value was taken (``present``, ``remap``, ``drop``), with the existing row's key: the warning's
   list, and what ``seedgen reset`` consults so it never deletes a row another load still uses.
@@ -163,7 +166,12 @@ def start(
     """Record the load and every object it is about to drop (commit before dropping)."""
     ensure(cur)
     tables = {
-        t.name: {"schema": t.schema_name, "rows": t.rows, "key_ranges": t.key_ranges}
+        t.name: {
+            "schema": t.schema_name,
+            "relation": t.qualified[1],  # "invoices" of the set's "billing.invoices"
+            "rows": t.rows,
+            "key_ranges": t.key_ranges,
+        }
         for t in manifest.tables
     }
     row = cur.execute(
@@ -262,7 +270,9 @@ def set_tables(cur: psycopg.Cursor, load_id: int) -> list[tuple[str, str]]:
     assert row is not None
     tables, plans = dict(row[0]), list(row[1])
     order = [p["table"] for p in sorted(plans, key=lambda p: p["position"])] or sorted(tables)
-    return [(str(tables[name]["schema"]), name) for name in order]
+    return [
+        (str(tables[name]["schema"]), str(tables[name].get("relation", name))) for name in order
+    ]
 
 
 def loaded_shards(cur: psycopg.Cursor, load_id: int) -> dict[tuple[str, int], int]:

@@ -6,8 +6,13 @@ Crash safety comes from the ledger (``loader.ledger``) in the target database:
    load and those definitions in the ledger and COMMIT — before anything is dropped;
 2. drop them all in one transaction;
 3. COPY shards on ``--jobs`` connections; each shard's COPY and its ledger row commit together;
-4. restore every object (``loader.restore``), each marked restored in its own transaction;
-5. ANALYZE, check counts, move sequences past the keys, mark the load complete.
+   as soon as a table's last shard commits, its indexes and unique constraints are built and it
+   is analyzed, on the same connections, while other tables are still copied (``loader.schedule``);
+4. restore every object still missing (``loader.restore``: the foreign keys and triggers), each
+   marked restored in its own transaction;
+5. run the dataset's post-load steps (``loader.post_load``: refresh a materialized view, fill
+   a stats table), each committed with its ledger row, after every ANALYZE; check counts, move
+   sequences past the keys, mark the load complete.
 
 With ``--append`` (``loader.append``) the shards go to staging tables instead, keys are checked
 against the live rows, only the tables on the rebuild strategy lose their indexes, and each table
@@ -42,7 +47,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, ddl, faults, ledger, objects
+from loader import append, catalog, ddl, faults, ledger, objects, post_load, schedule
 from loader.append import TablePlan
 from loader.copy import copy_shard
 from loader.pool import Pool, Task
@@ -94,6 +99,7 @@ class LoadReport:
     inserted: dict[str, int] = field(default_factory=dict)
     left_out: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    post_load: list[dict[str, object]] = field(default_factory=list)  # per step run
 
 
 def load_set(
@@ -106,6 +112,7 @@ def load_set(
     manifest = verify_set(set_dir)
     if options.create_schema:  # the set's DDL is checked before anything is written
         ddl.check(manifest)
+    post_load.check(manifest)  # so are its post-load steps
     echo(
         f"verified {set_dir}: {len(manifest.tables)} tables, {manifest.total_rows:,} rows, "
         f"{sum(len(t.shards) for t in manifest.tables)} shards (sha256 ok)"
@@ -167,6 +174,7 @@ class _Load:
         self.ctl, self.target, self.set_dir, self.manifest = ctl, target, set_dir, manifest
         self.options, self.report, self.echo = options, report, echo
         self.checksum = set_identity(manifest)
+        self.steps = post_load.check(manifest)
         self.rows = {t.name: t.rows for t in manifest.tables}
         self.append = options.append
         self.plans: list[TablePlan] = []
@@ -189,6 +197,8 @@ class _Load:
                 f"interrupted: load {load_id} is resumable. {_ways_out(str(self.set_dir))}"
             )
             raise
+        except post_load.PostLoadError:
+            raise  # the rows are in: kept for --resume after the cause is fixed, not undone
         except BaseException as exc:
             self._undo(load_id, exc)
             raise
@@ -211,7 +221,8 @@ class _Load:
         with self.ctl.transaction(force_rollback=self.options.dry_run):
             _ensure_schema(cur, self.manifest, self.options, self.echo)
             verify_live(cur, self.manifest)
-            busy = non_empty_tables(cur, self.manifest)
+            post_load.check_live(cur, self.steps)
+            busy = post_load.not_derived(non_empty_tables(cur, self.manifest), self.steps)
             if busy and not self.append:
                 raise SchemaMismatchError(
                     f"target tables already hold rows: {', '.join(busy)}" + _whose_rows(cur),
@@ -231,6 +242,7 @@ class _Load:
             if self.options.dry_run:
                 for stmt in catalog.drop_statements(snap) + catalog.rebuild_statements(snap):
                     self.echo(f"  would run: {stmt.as_string(cur)}")
+                post_load.show(self.steps, self.echo)
                 self.echo("dry run: verified, nothing written")
                 return None
             load_id = ledger.start(
@@ -308,21 +320,27 @@ class _Load:
             done = ledger.loaded_shards(cur, load_id)
             if self.append:
                 self._append_phases(load_id, pool, done)
-            elif len(done) < sum(len(t.shards) for t in self.manifest.tables):
-                self._timed("drop", lambda: self._drop(load_id))
-                faults.point("after-drop")
-                self._timed("copy", lambda: pool.run(self._copy_tasks(load_id, done)))
+            else:
+                if len(done) < sum(len(t.shards) for t in self.manifest.tables):
+                    self._timed("drop", lambda: self._drop(load_id))
+                    faults.point("after-drop")
+                self._copy_and_build(load_id, pool, done)
                 faults.point("after-copy")
             self.echo("rebuilding indexes, constraints, foreign keys and triggers")
             self._timed("rebuild", lambda: restore(pool.run, self.ctl, load_id, self.rows))
             faults.point("after-rebuild")
-            self._timed("analyze", lambda: pool.run([_analyze(t) for t in self.manifest.tables]))
+            if self.append:
+                tasks = [_analyze(t) for t in self.manifest.tables]
+                self._timed("analyze", lambda: pool.run(tasks))
+            if self.steps:
+                self.echo(f"running {len(self.steps)} post-load step(s)")
+                self._timed("post_load", self._post_load(load_id))
             with self.ctl.transaction():
                 if self.append:
                     self._check_merged(cur, load_id)
                     append.drop_work_tables(cur, load_id, self.plans, keys=False)
                 else:
-                    _check_counts(cur, self.manifest)
+                    _check_counts(cur, self.manifest, post_load.written_tables(self.steps))
                 saved = ledger.saved(cur, load_id)
                 require(cur, saved)  # never complete unless every object is back as saved
                 uses = catalog.sequence_uses(cur, [t.qualified for t in self.manifest.tables])
@@ -432,6 +450,34 @@ class _Load:
                 cur.execute(stmt)
             ledger.mark_dropped(cur, load_id, still_there)  # the flag never claims them
 
+    def _copy_and_build(self, load_id: int, pool: Pool, done: dict[tuple[str, int], int]) -> None:
+        """COPY the shards not yet committed; each table's index builds and ANALYZE start as
+        soon as its last shard commits (``loader.schedule``). Timed: "copy" until the last
+        COPY commits, "index" for the builds and ANALYZE still running after it."""
+        saved = ledger.saved(self.ctl.cursor(), load_id)
+        t0 = time.monotonic()
+        copied = [t0]
+
+        def copy_task(table: TableSpec, number: int, shard: ShardSpec) -> Task:
+            task = self._copy_task(load_id, table, number, shard)
+
+            def timed(conn: psycopg.Connection) -> None:
+                task(conn)
+                copied.append(time.monotonic())
+
+            return timed
+
+        jobs = schedule.load_jobs(
+            self.manifest, saved, load_id, done, copy_task, _analyze, pool.jobs
+        )
+        try:
+            pool.run_graph(jobs)
+        finally:
+            last_copy = max(copied)
+            if last_copy > t0:
+                self.report.timings["copy"] = last_copy - t0
+            self.report.timings["index"] = time.monotonic() - last_copy
+
     def _copy_tasks(self, load_id: int, done: dict[tuple[str, int], int]) -> list[Task]:
         tasks = []
         for table in self.manifest.tables:
@@ -465,6 +511,13 @@ class _Load:
         with self._progress:
             self.report.rows[table.name] += rows
             self.echo.batch(table.name, self.report.rows[table.name], table.rows, nbytes)
+
+    def _post_load(self, load_id: int) -> Callable[[], None]:
+        def phase() -> None:
+            ran = post_load.run(self.ctl, load_id, self.steps, self.echo, str(self.set_dir))
+            self.report.post_load = ran
+
+        return phase
 
     def _timed(self, step: str, fn: Callable[[], object]) -> None:
         t0 = time.monotonic()
@@ -597,8 +650,11 @@ def _ensure_schema(
         ddl.create_missing(cur, manifest, dry_run=options.dry_run, echo=echo)
 
 
-def _check_counts(cur: psycopg.Cursor, manifest: Manifest) -> None:
+def _check_counts(cur: psycopg.Cursor, manifest: Manifest, derived: set[str]) -> None:
+    """Every table holds the set's rows; ``derived``: tables post-load steps write (not checked)."""
     for table in manifest.tables:
+        if table.name in derived:
+            continue
         row = cur.execute(
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.qualified))
         ).fetchone()
@@ -621,6 +677,7 @@ def _summary(report: LoadReport, echo: Reporter, *, failed: bool) -> None:
         "timings": {k: round(v, 3) for k, v in report.timings.items()},
         "sequences": dict(report.sequences),
         "left_out": report.left_out,
+        "post_load": report.post_load,
     }
     if failed:
         echo.summary(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from pglast import ast
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
+
+from seedgen.errors import ManifestError
 
 Name = tuple[str, str]  # (schema, name)
 N = TypeVar("N", bound=ast.Node)
@@ -20,6 +23,30 @@ _KINDS = {
     "CommentStmt": "COMMENT",
     "CreateTableAsStmt": "CREATE TABLE AS",
 }
+
+
+def parse_one(
+    text: str, where: str, hint: str, kind_of: Callable[[ast.Node | None], str] | None = None
+) -> ast.Node:
+    """Exactly one statement's tree, or one ``ManifestError`` line (``where``: refused, why)."""
+    if "\x00" in text:
+        raise ManifestError(f"{where}: refused, it holds a NUL byte", hint=hint)
+    try:
+        stmts = parse_sql(text)
+    except RecursionError:
+        raise ManifestError(f"{where}: refused, nested too deeply", hint=hint) from None
+    except ParseError as exc:
+        reason = (str(exc).splitlines() or ["?"])[0]
+        raise ManifestError(f"{where}: refused, it does not parse ({reason})", hint=hint) from None
+    if len(stmts) != 1:
+        kinds = ", ".join((kind_of or kind)(s.stmt) for s in stmts) or "nothing"
+        raise ManifestError(
+            f"{where}: refused, {len(stmts)} statements in one ({kinds})", hint=hint
+        )
+    stmt = stmts[0].stmt
+    if stmt is None:
+        raise ManifestError(f"{where}: refused, no statement", hint=hint)
+    return stmt
 
 
 def nodes(tree: object, of: type[N]) -> Iterator[N]:

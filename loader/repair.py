@@ -5,6 +5,8 @@ An **initial** load starts on empty tables (``seedgen load`` refuses others), so
 object the load dropped is rebuilt and checked (``loader.restore``), and the load is marked
 ``rolled_back``. The database is then as it was before the load, and ``seedgen load SET`` (or
 ``--force``) starts afresh; ``--resume`` says there is nothing to resume and names that command.
+A materialized view one of its post-load steps refreshed is refreshed again over the emptied
+tables (``loader.post_load.refresh_again``).
 Restoring the objects over the committed rows cannot work in general: shards COPY in parallel,
 biggest first, so a child's rows are often committed before its parents' and its foreign keys
 could not be validated (the repair would fail, and so would every retry).
@@ -25,7 +27,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, ledger
+from loader import append, catalog, ledger, post_load
 from loader.append import TablePlan
 from loader.restore import restore, serial
 from loader.session import connect, lock
@@ -68,6 +70,7 @@ def _undo_initial(ctl: psycopg.Connection, load: ledger.LoadRow, echo: Reporter)
     with ctl.transaction():
         cur = ctl.cursor()
         removed = clear_tables(cur, ledger.set_tables(cur, load.id))
+        post_load.refresh_again(cur, load.id)  # views its steps refreshed: over the empty tables
         ledger.forget_shards(cur, load.id)
         restored = restore(serial(ctl), ctl, load.id, {})
         ledger.finish(cur, load.id, "rolled_back")

@@ -15,6 +15,10 @@ before parents (``loader.reset_fast``), all in one transaction with the ledger's
 ledger records each table reset (``seedgen.reset_tables``): the load is ``partially_reset``
 until the last of its tables is, then ``reset``, so the set can be loaded again. Counts are
 printed after the commit; a database error is rolled back and reported, with nothing deleted.
+
+The set's post-load steps (``loader.post_load``) run again in the same transaction, after the
+deletes: they recompute derived data from the tables as they are, so a refreshed materialized
+view or a stats table the steps filled no longer counts the removed rows.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Literal
 
 import psycopg
 
-from loader import append, faults, ledger, reset_fast, reset_guard
+from loader import append, faults, ledger, post_load, reset_fast, reset_guard
 from loader.append import TablePlan
 from loader.reset_keys import Keys, keep_shared, stage_keys
 from loader.session import connect, lock, pg_message
@@ -105,6 +109,7 @@ class _Reset:
         self.ctl, self.set_dir, self.manifest = ctl, set_dir, manifest
         self.scope, self.dry_run = scope, dry_run
         self.tables = scoped_tables(manifest, scope)
+        self.steps = post_load.check(manifest)  # refused before anything is deleted
 
     def run(self, dbname: str) -> _Outcome:
         cur = self.ctl.cursor()
@@ -128,6 +133,7 @@ class _Reset:
             )
             self._remove(cur, entry.id, plans, outcome)
             if not self.dry_run:
+                post_load.recompute(cur, self.steps)
                 self._record(cur, entry.id, plans, done, outcome)
         return outcome
 

@@ -121,22 +121,32 @@ ORDER BY 1, 2
 """
 
 
+_ANCESTORS = """
+SELECT n.nspname, c.relname FROM pg_partition_ancestors(%s::regclass) a
+JOIN pg_class c ON c.oid = a.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+"""
+
+
+def _in_set_parent(cur: psycopg.Cursor, own: set[tuple[str, str]], schema: str, name: str) -> bool:
+    """A partition of a set table: its rows are the parent's, whose FK is listed too."""
+    regclass = sql.Identifier(schema, name).as_string(cur)
+    return any(tuple(row) in own for row in cur.execute(_ANCESTORS, (regclass,)).fetchall())
+
+
 def referrers(cur: psycopg.Cursor, manifest: Manifest, table: TableSpec) -> list[_Referrer]:
     """Every FK pointing at ``table`` (from any table, partitions included) and every reference
     the set declares to it."""
     regclass = sql.Identifier(*table.qualified).as_string(cur)
+    own = {t.qualified for t in manifest.tables}
     found = [
         _Referrer(schema, name, list(cols), list(pcols), {})
         for schema, name, cols, pcols in cur.execute(_FKS_TO, (regclass,)).fetchall()
+        if (schema, name) in own or not _in_set_parent(cur, own, schema, name)
     ]
     for child in manifest.tables:
         for ref in child.references:
             if ref.table == table.name:
-                found.append(
-                    _Referrer(
-                        child.schema_name, child.name, ref.columns, ref.parent_columns, ref.when
-                    )
-                )
+                found.append(_Referrer(*child.qualified, ref.columns, ref.parent_columns, ref.when))
     return found
 
 

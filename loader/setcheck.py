@@ -126,8 +126,8 @@ def live_columns(cur: psycopg.Cursor, schema: str, table: str) -> dict[str, tupl
 
 def verify_live(cur: psycopg.Cursor, manifest: Manifest) -> None:
     for table in manifest.tables:
-        live = live_columns(cur, table.schema_name, table.name)
-        where = f"table {table.schema_name}.{table.name}"
+        live = live_columns(cur, *table.qualified)
+        where = f"table {'.'.join(table.qualified)}"
         if not live:
             raise SchemaMismatchError(
                 f"{where} does not exist in the target database",
@@ -160,9 +160,7 @@ def verify_live(cur: psycopg.Cursor, manifest: Manifest) -> None:
 def non_empty_tables(cur: psycopg.Cursor, manifest: Manifest) -> list[str]:
     busy = []
     for table in manifest.tables:
-        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
-            sql.Identifier(table.schema_name, table.name)
-        )
+        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(*table.qualified))
         row = cur.execute(query).fetchone()
         if row and row[0]:
             busy.append(table.name)

@@ -25,8 +25,13 @@ from seedgen.untrusted import check_identifier, check_relpath, read_json
 
 # 2 added shared_keys, on_conflict and references (for --append). Version 1 sets still read
 # (the new fields default to empty); a seedgen that knows only 1 refuses 2 by its version.
-MANIFEST_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# 3 added post_load (statements the loader runs after the rows are in, ``loader.post_load``);
+# versions 1 and 2 read with no steps, and a seedgen that knows only 2 refuses 3 by its version
+# instead of loading the set without its derived tables.
+MANIFEST_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+MAX_POST_LOAD = 1000  # statements
+MAX_STATEMENT_CHARS = 100_000
 MANIFEST_NAME = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
 
@@ -126,7 +131,23 @@ class TableSpec(_Strict):
 
     @property
     def qualified(self) -> tuple[str, str]:
+        """(schema, relation): a table outside ``public`` is named ``schema.table`` in the set
+        (so that two schemas may each have an ``invoices``), the relation is what follows."""
+        prefix = f"{self.schema_name}."
+        if self.schema_name != "public" and self.name.startswith(prefix):
+            return (self.schema_name, self.name[len(prefix) :])
         return (self.schema_name, self.name)
+
+
+def set_name(schema_name: str | None, relation: str) -> str:
+    """A table's name in a set (and a spec): bare in ``public``, ``schema.table`` elsewhere."""
+    return relation if schema_name in (None, "public") else f"{schema_name}.{relation}"
+
+
+def qualified_name(name: str) -> tuple[str, str]:
+    """(schema, relation) of a set's table name: ``billing.invoices`` or bare (``public``)."""
+    schema_name, dot, relation = name.partition(".")
+    return (schema_name, relation) if dot else ("public", name)
 
 
 class TableDDL(_Strict):
@@ -136,7 +157,18 @@ class TableDDL(_Strict):
     statements: list[str]
 
 
+PostLoadStatement = Annotated[str, Field(min_length=1, max_length=MAX_STATEMENT_CHARS)]
+
+
 class Manifest(_Strict):
+    """A shard set's contract.
+
+    ``post_load``: SQL statements the dataset declares to run after the rows are loaded and the
+    indexes rebuilt (refresh a materialized view, fill a stats table from the rows), in order.
+    Text anyone could have written: ``loader.post_load`` parses and allow-lists each before the
+    load writes anything.
+    """
+
     manifest_version: int
     dataset: str
     seed: int
@@ -147,6 +179,7 @@ class Manifest(_Strict):
     extensions: list[Identifier]
     ddl: list[TableDDL]
     tables: list[TableSpec]
+    post_load: Annotated[list[PostLoadStatement], Field(max_length=MAX_POST_LOAD)] = []
 
     @model_validator(mode="after")
     def _unique(self) -> Manifest:
@@ -199,8 +232,13 @@ def set_identity(manifest: Manifest) -> str:
     ranges, row counts and sha256. Not ``created_at``, ``versions`` (of tools), shard file names
     or sizes, nor ``manifest_version``: a set regenerated identically (same shard checksums) has
     the same identity, so ``load`` says it is loaded and ``load --force``/``reset`` accept it.
+    ``post_load`` counts when it has steps (a changed step is another set); an empty list is
+    left out, so a set without steps keeps the identity it had before the field existed.
     """
-    data = manifest.model_dump(mode="json", exclude={"created_at", "versions", "manifest_version"})
+    exclude = {"created_at", "versions", "manifest_version"}
+    if not manifest.post_load:
+        exclude.add("post_load")
+    data = manifest.model_dump(mode="json", exclude=exclude)
     for table in data["tables"]:
         for shard in table["shards"]:
             del shard["file"], shard["bytes"]

@@ -18,11 +18,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from generator.datasets.genonaut.app_tables import BUILDERS
 from generator.engine import Request, generate
 from seedgen import devdb
 
 ADMIN = "121e194b-4caa-4b81-ad4f-86ca3919d5b9"
 SCHEMA_SQL = Path(__file__).parent / "fixtures" / "genonaut_schema.sql"
+APP_TABLES = tuple(BUILDERS)  # generator/datasets/genonaut/app_tables.py
 GENONAUT_TABLES = (
     "users",
     "tags",
@@ -33,6 +35,7 @@ GENONAUT_TABLES = (
     "tag_parents",
     "tag_cardinality_stats",
     "gen_source_stats",
+    *APP_TABLES,
 )
 SMALL = {
     "target_rows_users": 60,
@@ -42,6 +45,7 @@ SMALL = {
     "batch_size_content_items_auto": 256,
     "batch_size_default": 5000,
     "shard_rows": 20000,
+    "route_analytics_rows": 3000,
 }
 
 

@@ -102,7 +102,9 @@ def test_second_set_appends_next_to_the_first(two_sets: tuple[Path, Path], make_
     assert verify_database(a, url, echo=quiet).problems == []
     assert verify_database(b, url, echo=quiet).problems == []
     # staging and conflict tables are gone; the inserted keys stay for reset
-    assert sorted(work_tables(url)) == sorted(f"keys_{report.load_id}_{n}" for n in range(9))
+    assert sorted(work_tables(url)) == sorted(
+        f"keys_{report.load_id}_{n}" for n in range(len(GENONAUT_TABLES))
+    )
 
     # the same set twice is still refused
     with pytest.raises(SchemaMismatchError, match="already loaded"):
@@ -265,7 +267,7 @@ def test_small_append_keeps_indexes_and_dry_run_prints_the_plan(tmp_path: Path, 
     lines: list[str] = []
     load_set(tiny, url, LoadOptions(append=True, dry_run=True), echo=lines.append)
     plan = [line for line in lines if line.startswith("plan: ")]
-    assert len(plan) == 9
+    assert len(plan) == len(GENONAUT_TABLES)
     assert any(
         line.startswith("plan: content_tags: append") and "keep its 3 index(es)" in line
         for line in plan
@@ -330,7 +332,8 @@ def test_killed_append_resumes_to_the_same_end_state(two_sets: tuple[Path, Path]
         assert fingerprint(url) == expected, point
         assert verify_database(b, url, echo=quiet).problems == [], point
         assert sorted(work_tables(url)) == sorted(
-            f"keys_{scalar(url, 'SELECT max(id) FROM seedgen.loads')}_{n}" for n in range(9)
+            f"keys_{scalar(url, 'SELECT max(id) FROM seedgen.loads')}_{n}"
+            for n in range(len(GENONAUT_TABLES))
         )
 
 

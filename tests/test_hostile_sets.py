@@ -217,8 +217,8 @@ def _version_true(raw: dict[str, Any], set_dir: Path) -> None:
     raw["manifest_version"] = True
 
 
-def _version_3(raw: dict[str, Any], set_dir: Path) -> None:
-    raw["manifest_version"] = 3
+def _version_4(raw: dict[str, Any], set_dir: Path) -> None:
+    raw["manifest_version"] = 4
 
 
 def _quote_in_schema(raw: dict[str, Any], set_dir: Path) -> None:
@@ -255,7 +255,7 @@ def _shard_twice(raw: dict[str, Any], set_dir: Path) -> None:
 MANIFESTS = {
     "rows-as-text": (_rows_as_text, r"tables\.0\.rows \(table 'users'\): Input should be"),
     "version-true": (_version_true, r"no integer manifest_version"),
-    "version-3": (_version_3, r"manifest_version 3 is newer"),
+    "version-4": (_version_4, r"manifest_version 4 is newer"),
     "quote-in-identifier": (_quote_in_schema, r"schema_name.*quote or a control character"),
     "nul-in-identifier": (_nul_in_name, r"primary_key.*quote or a control character"),
     "overlong-identifier": (_overlong_name, r"is 64 bytes, PostgreSQL keeps 63"),
@@ -305,7 +305,7 @@ TEXTS: dict[str, tuple[Callable[[str], str], str]] = {
     ),
     "duplicate-key": (
         lambda text: text.replace(
-            '"manifest_version": 2', '"manifest_version": 3, "manifest_version": 2', 1
+            '"manifest_version": 3', '"manifest_version": 4, "manifest_version": 3', 1
         ),
         r"key 'manifest_version' appears twice",
     ),
@@ -394,6 +394,23 @@ DDL = {
         ),
         r"ALTER TABLE public\.users refused: function pg_read_file\(\) is not allowed",
     ),
+    "create-schema-of-no-table": (
+        _statement("users", "CREATE SCHEMA IF NOT EXISTS evil"),
+        r"users, statement \d+: CREATE SCHEMA.* refused: evil is no schema of the set's tables",
+    ),
+    "create-schema-with-elements": (
+        _statement("users", "CREATE SCHEMA public CREATE TABLE canary2 (id int)"),
+        r"users, statement \d+: CREATE SCHEMA.* refused: schema elements and AUTHORIZATION",
+    ),
+    "partition-of-an-app-table": (
+        lambda raw, _dir: raw["ddl"].append(
+            {
+                "table": "canary_p",
+                "statements": ["CREATE TABLE canary_p PARTITION OF canary DEFAULT"],
+            }
+        ),
+        r"DDL for table canary_p: refused, canary_p is not a table of the set",
+    ),
     "fk-to-an-app-table": (
         _statement(
             "users",
@@ -412,6 +429,63 @@ def test_hostile_ddl_is_refused_before_anything_runs(
     set_dir = hostile(base_sets["parquet"], tmp_path, mutate)
     url = db(with_schema=False)
     assert_refused(url, set_dir, message, "--create-schema")
+
+
+# ----------------------------------------------------------------------------- post-load
+
+
+def _post_load(statement: str) -> Mutate:
+    def mutate(raw: dict[str, Any], set_dir: Path) -> None:
+        raw["post_load"] = ["ANALYZE users", statement]
+
+    return mutate
+
+
+POST_LOAD = {
+    "drop-table": ("DROP TABLE public.canary", r"step 2: DROP TABLE public\.canary refused"),
+    "write-an-app-table": (
+        "INSERT INTO canary SELECT 2",
+        r"step 2: INSERT public\.canary refused: public\.canary is not a table of the set",
+    ),
+    "write-a-loaded-table": (
+        "UPDATE users SET is_admin = true",
+        r"step 2: UPDATE public\.users refused: it writes public\.users, a table the set loads "
+        r"rows into",
+    ),
+    "read-an-app-table": (
+        "UPDATE users SET id = users.id FROM canary",
+        r"step 2: UPDATE public\.users refused: public\.canary is not a table of the set",
+    ),
+    "hidden-second-statement": (
+        "ANALYZE tags; DROP TABLE public.canary",
+        r"step 2: refused, 2 statements in one \(ANALYZE, DROP TABLE\)",
+    ),
+    "function-call": (
+        "DELETE FROM users WHERE pg_read_file('/etc/hostname') IS NOT NULL",
+        r"step 2: DELETE public\.users refused: function pg_read_file\(\) is not allowed",
+    ),
+    "data-modifying-with": (
+        "WITH gone AS (DELETE FROM users RETURNING id) INSERT INTO tags SELECT * FROM gone",
+        r"step 2: INSERT public\.tags refused: a WITH query may only SELECT",
+    ),
+    "do-block": ("DO $$ BEGIN EXECUTE 'DROP TABLE public.canary'; END $$", r"step 2: DO refused"),
+    "copy-to-program": ("COPY users TO PROGRAM 'true'", r"step 2: COPY public\.users refused"),
+    "set-role": ("SET ROLE nobody", r"step 2: VARIABLE SET refused"),
+    "refresh-a-missing-view": (
+        "REFRESH MATERIALIZED VIEW app_view",
+        r"post-load step 2 \(REFRESH MATERIALIZED VIEW public\.app_view\): public\.app_view "
+        r"does not exist in this database",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POST_LOAD))
+def test_hostile_post_load_steps_are_refused_before_anything_runs(
+    case: str, base_sets: dict[str, Path], tmp_path: Path, db
+) -> None:
+    statement, message = POST_LOAD[case]
+    set_dir = hostile(base_sets["parquet"], tmp_path, _post_load(statement))
+    assert_refused(db(), set_dir, message)
 
 
 def test_dry_run_shows_every_ddl_statement(base_sets: dict[str, Path], db) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from generator.datasets.genonaut.app_tables import BUILDERS
 from loader.check import verify_database
 from loader.load import LoadOptions, load_set
 from seedgen.errors import (
@@ -18,7 +19,7 @@ from seedgen.errors import (
     SchemaMismatchError,
 )
 from seedgen.manifest import MANIFEST_NAME, read_manifest
-from tests.conftest import fetch, make_set, scalar
+from tests.conftest import GENONAUT_TABLES, fetch, make_set, scalar
 
 CATALOG = """
 SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index i
@@ -31,12 +32,7 @@ SELECT 'trigger ' || tgname || ' ' || tgenabled::text FROM pg_trigger
   WHERE NOT tgisinternal
 ORDER BY 1
 """
-COUNTS = (
-    "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM tags) + "
-    "(SELECT count(*) FROM content_items_all) + (SELECT count(*) FROM generation_jobs) + "
-    "(SELECT count(*) FROM content_tags) + (SELECT count(*) FROM tag_parents) + "
-    "(SELECT count(*) FROM tag_cardinality_stats) + (SELECT count(*) FROM gen_source_stats)"
-)
+COUNTS = "SELECT " + " + ".join(f"(SELECT count(*) FROM {t})" for t in GENONAUT_TABLES)
 
 
 def state(url: str) -> tuple[list[tuple], int]:
@@ -150,7 +146,7 @@ def test_manifest_from_a_newer_version(small_set: Path, tmp_path: Path) -> None:
     raw["manifest_version"] = 99
     raw["some_future_field"] = True
     (newer / MANIFEST_NAME).write_text(json.dumps(raw))
-    with pytest.raises(ManifestError, match=r"manifest_version 99 is newer .* \(1, 2\)"):
+    with pytest.raises(ManifestError, match=r"manifest_version 99 is newer .* \(1, 2, 3\)"):
         load_set(newer, "postgresql://127.0.0.1:1/x_test", echo=quiet)
 
 
@@ -243,6 +239,7 @@ def test_dry_run_writes_nothing(small_set: Path, make_db) -> None:
     assert any("CREATE INDEX idx_generation_jobs_prompt_gist" in line for line in lines)
 
 
+APP_TABLES = tuple(BUILDERS)  # the app tables beyond the content core (app_models)
 MODEL_TABLES = (
     "users",
     "tags",
@@ -254,6 +251,7 @@ MODEL_TABLES = (
     "tag_parents",
     "tag_cardinality_stats",
     "gen_source_stats",
+    *APP_TABLES,
 )
 SHAPE = """
 SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i

@@ -126,7 +126,9 @@ def test_same_seed_same_tables_whatever_the_layout(
 
 #: The same in every set by design: the app's tag hierarchy, and aggregates of other tables
 #: (counts that can coincide for tiny sets; the rows they count are checked below).
+# Fixed data, the same in every set: the tag tree, the stats over it and the app's model catalogue.
 NOT_SEEDED = {"tag_parents", "tag_cardinality_stats", "gen_source_stats"}
+NOT_SEEDED |= {"models_checkpoints", "models_loras", "available_models"}
 
 
 @given(seeds=st.lists(SEEDS, min_size=2, max_size=2, unique=True), sizes=genonaut_sizes())
@@ -355,7 +357,11 @@ def test_every_uuid_of_a_set_is_valid(tmp_path: Path) -> None:
         for column in (c.name for c in spec.columns if c.pg_type == "uuid"):
             values = pc.drop_null(tables[spec.name][column])  # gen_source_stats: community rows
             # UUIDv5 of the tag's slug
-            tag_ids = spec.name == "tags" or column in ("tag_id", "parent_id")
+            # UUIDv5 of a catalogue model's name (the same in every set: ``catalog.model_id``)
+            tag_ids = spec.name in ("tags", "models_checkpoints", "models_loras") or column in (
+                "tag_id",
+                "parent_id",
+            )
             is_pk = spec.primary_key == [column]
             assert_rfc4122(values, version=5 if tag_ids else 4, unique=is_pk)
             checked += len(values)

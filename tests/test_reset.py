@@ -31,6 +31,29 @@ def test_reset_needs_confirm_and_a_recorded_set(small_set: Path, make_db) -> Non
     assert result.returncode == 4 and "--confirm" in result.stderr
 
 
+#: The set's tables no other table of it references (app_tables: the activity, analytics and
+#: catalogue tables; the stats tables), in name order.
+FACTS = [
+    "available_models",
+    "bookmark_category_members",
+    "content_tags",
+    "gen_source_stats",
+    "generation_events",
+    "generation_metrics_hourly",
+    "models_checkpoints",
+    "models_loras",
+    "recommendations",
+    "route_analytics",
+    "route_analytics_hourly",
+    "tag_cardinality_stats",
+    "tag_parents",
+    "tag_ratings",
+    "user_interactions",
+    "user_notifications",
+    "user_search_history",
+]
+
+
 def test_dry_run_scopes_and_full_reset(small_set: Path, make_db) -> None:
     url = make_db()
     catalog_before = state(url)[0]
@@ -43,21 +66,25 @@ def test_dry_run_scopes_and_full_reset(small_set: Path, make_db) -> None:
     assert would == loaded and counts(url) == loaded
 
     facts = reset_set(small_set, url, confirm=True, scope="facts", echo=quiet)
-    # content_items_auto is a dimension: content_tags references it (a declared reference)
-    assert set(facts) == {
-        "generation_jobs",
-        "content_tags",
-        "tag_parents",
-        "tag_cardinality_stats",
-        "gen_source_stats",
-    }
+    # content_items_auto is a dimension: content_tags references it (a declared reference);
+    # generation_jobs too: user_notifications references it
+    assert set(facts) == set(FACTS)
     after_facts = counts(url)
     assert after_facts["users"] == 60 and after_facts["content_items"] == 400
-    assert after_facts["generation_jobs"] == after_facts["content_tags"] == 0
+    assert after_facts["content_tags"] == after_facts["user_notifications"] == 0
+    assert after_facts["generation_jobs"] == loaded["generation_jobs"]
     assert after_facts["content_items_auto"] == 900
 
     dimensions = reset_set(small_set, url, confirm=True, scope="dimensions", echo=quiet)
-    assert set(dimensions) == {"users", "tags", "content_items", "content_items_auto"}
+    assert set(dimensions) == {
+        "users",
+        "tags",
+        "content_items",
+        "content_items_auto",
+        "generation_jobs",
+        "bookmarks",
+        "bookmark_categories",
+    }
     assert state(url) == (catalog_before, 0)
     assert scalar(url, "SELECT status FROM seedgen.loads") == "reset"  # the last scope: all gone
     load_set(small_set, url, echo=quiet)  # a reset set can be loaded again
@@ -112,7 +139,7 @@ def test_dimensions_before_facts_is_refused_up_front(small_set: Path, make_db) -
     )
     assert result.returncode == 5, result.stderr
     assert "Traceback" not in result.stderr and "deleted" not in result.stderr
-    assert "gen_source_stats still holds this set's rows" in result.stderr  # the first fact
+    assert "generation_events still holds this set's rows" in result.stderr  # the first fact
     hint = f"seedgen reset {small_set} --database-url URL --scope facts --confirm"
     assert hint in result.stderr
     assert counts(url) == loaded
@@ -127,13 +154,7 @@ def test_two_scoped_resets_free_the_set_for_a_reload(small_set: Path, make_db) -
     lines: list[str] = []
     reset_set(small_set, url, confirm=True, scope="facts", echo=lines.append)
     assert scalar(url, "SELECT status FROM seedgen.loads") == "partially_reset"
-    assert sorted(r[0] for r in fetch(url, "SELECT table_name FROM seedgen.reset_tables")) == [
-        "content_tags",
-        "gen_source_stats",
-        "generation_jobs",
-        "tag_cardinality_stats",
-        "tag_parents",
-    ]
+    assert sorted(r[0] for r in fetch(url, "SELECT table_name FROM seedgen.reset_tables")) == FACTS
     assert any("partially reset" in line and "content_items_auto" in line for line in lines)
     with pytest.raises(SchemaMismatchError, match="partially_reset") as refused:
         load_set(small_set, url, echo=quiet)

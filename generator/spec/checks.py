@@ -2,8 +2,10 @@
 by construction.
 
 Shapes understood, alone, joined with AND, or behind ``col IS NULL OR ...``: a column against a
-constant (``>= <= > < =``, ``BETWEEN``), a column ``IN (...)`` / ``= ANY (ARRAY[...])``, and
-one column against another (``end_date >= start_date``). Anything else makes the whole CHECK
+constant (``>= <= > < =``, ``BETWEEN``), a column ``IN (...)`` / ``= ANY (ARRAY[...])``, a
+column's ``length``/``char_length`` against constants (``length(code) BETWEEN 2 AND 8``), and
+one column against another (``end_date >= start_date``, ``low < high``: ``ordered``, with the
+strict pairs also in ``strict``). Anything else makes the whole CHECK
 *unsupported*: the plan then refuses it by name, unless the spec lists it in ``assume_checks``
 (its strategies satisfy it by design).
 """
@@ -47,6 +49,8 @@ class CheckFacts:
     ordered: list[tuple[str, str]] = field(
         default_factory=list
     )  # (earlier, later): later >= earlier
+    strict: set[tuple[str, str]] = field(default_factory=set)  # ordered pairs with later > earlier
+    lengths: dict[str, Bounds] = field(default_factory=dict)  # characters of a text column
     unsupported: list[tuple[str, str]] = field(default_factory=list)  # (name, text)
 
 
@@ -63,15 +67,21 @@ def analyse(checks: list[tuple[str, str]]) -> CheckFacts:
         except Unsupported:
             facts.unsupported.append((name, text))
             continue
-        for col, b in local.bounds.items():
-            mine = facts.bounds.setdefault(col, Bounds())
-            if b.low is not None:
-                mine.tighten(">" if b.low_strict else ">=", b.low)
-            if b.high is not None:
-                mine.tighten("<" if b.high_strict else "<=", b.high)
+        _merge(facts.bounds, local.bounds)
+        _merge(facts.lengths, local.lengths)
         facts.choices.update(local.choices)
         facts.ordered += local.ordered
+        facts.strict |= local.strict
     return facts
+
+
+def _merge(into: dict[str, Bounds], new: dict[str, Bounds]) -> None:
+    for col, b in new.items():
+        mine = into.setdefault(col, Bounds())
+        if b.low is not None:
+            mine.tighten(">" if b.low_strict else ">=", b.low)
+        if b.high is not None:
+            mine.tighten("<" if b.high_strict else "<=", b.high)
 
 
 def _parse(text: str) -> Any:
@@ -102,33 +112,63 @@ def _atom(node: Any, facts: CheckFacts) -> None:
         raise Unsupported
     op = node.name[-1].sval
     kind = node.kind.name
-    left, right = (
-        _column(node.lexpr),
-        _column(node.rexpr) if not isinstance(node.rexpr, tuple) else None,
-    )
+    left = _column(node.lexpr)
+    right = _column(node.rexpr) if not isinstance(node.rexpr, tuple) else None
     if kind == "AEXPR_OP" and op in _FLIP:
         if left and right:
-            if op in (">=", ">"):
-                facts.ordered.append((right, left))
-            elif op in ("<=", "<"):
-                facts.ordered.append((left, right))
-            else:
+            if _length_of(node.lexpr) or _length_of(node.rexpr):
                 raise Unsupported
-        elif left:
-            facts.bounds.setdefault(left, Bounds()).tighten(op, float(_const(node.rexpr)))
-        elif right:
-            facts.bounds.setdefault(right, Bounds()).tighten(_FLIP[op], float(_const(node.lexpr)))
+            _pair(op, left, right, facts)
+        elif left or right:
+            col, const = (left, node.rexpr) if left else (right, node.lexpr)
+            _bound(node.lexpr if left else node.rexpr, facts).setdefault(
+                str(col), Bounds()
+            ).tighten(op if left else _FLIP[op], _number(const))
         else:
             raise Unsupported
-    elif kind in ("AEXPR_OP_ANY", "AEXPR_IN") and op == "=" and left:
+    elif kind in ("AEXPR_OP_ANY", "AEXPR_IN") and op == "=" and left and not _length_of(node.lexpr):
         items = _elements(node.rexpr)
         facts.choices[left] = [_const(i) for i in items]
     elif kind == "AEXPR_BETWEEN" and left:
         low, high = node.rexpr
-        facts.bounds.setdefault(left, Bounds()).tighten(">=", float(_const(low)))
-        facts.bounds[left].tighten("<=", float(_const(high)))
+        bounds = _bound(node.lexpr, facts).setdefault(left, Bounds())
+        bounds.tighten(">=", _number(low))
+        bounds.tighten("<=", _number(high))
     else:
         raise Unsupported
+
+
+def _pair(op: str, left: str, right: str, facts: CheckFacts) -> None:
+    if op not in (">=", ">", "<=", "<"):
+        raise Unsupported
+    pair = (right, left) if op in (">=", ">") else (left, right)
+    facts.ordered.append(pair)
+    if op in (">", "<"):
+        facts.strict.add(pair)
+
+
+def _bound(side: Any, facts: CheckFacts) -> dict[str, Bounds]:
+    """Where a comparison of ``side`` with a constant bounds: a length or the value."""
+    return facts.lengths if _length_of(side) else facts.bounds
+
+
+def _length_of(node: Any) -> str | None:
+    """The column of ``length(col)`` / ``char_length(col)`` (``character_length`` too)."""
+    if isinstance(node, ast.FuncCall) and node.args and len(node.args) == 1:
+        name = node.funcname[-1].sval
+        if name in ("length", "char_length", "character_length") and not node.agg_star:
+            return _plain_column(node.args[0])
+    return None
+
+
+def _number(node: Any) -> float:
+    value = _const(node)
+    if isinstance(value, bool):
+        raise Unsupported
+    try:  # PostgreSQL spells a negative constant '-1'::integer
+        return float(value)
+    except ValueError:
+        raise Unsupported from None  # a date or a word against a column: no shape met here
 
 
 def _elements(node: Any) -> Any:
@@ -144,8 +184,13 @@ def _elements(node: Any) -> Any:
 
 
 def _column(node: Any) -> str | None:
+    """The column a side names, plain or inside ``length(...)``."""
+    return _length_of(node) or _plain_column(node)
+
+
+def _plain_column(node: Any) -> str | None:
     if isinstance(node, ast.TypeCast):
-        return _column(node.arg)
+        return _plain_column(node.arg)
     if isinstance(node, ast.ColumnRef) and len(node.fields) == 1:
         return str(node.fields[0].sval)
     return None

@@ -39,6 +39,11 @@ class Context:
     def where(self) -> str:
         return f"table {self.table.name}, column {self.column}"
 
+    @property
+    def params(self) -> dict[str, Any]:
+        """The spec's dataset-wide ``params`` (what named strategies read)."""
+        return dict(self.gen.params)
+
     def rows(self, table: str | None = None) -> int:
         return int(self.gen.rows[table or self.table.name])
 
@@ -88,8 +93,10 @@ def parent_rows(ctx: Context, s: st.Ref) -> Callable[[Any], np.ndarray]:
         return matched_rows(ctx, s)
     if s.unique:
         return lambda f: permute(f.idx, n, ctx.stream.sub("parent").key)
-    if s.table == ctx.table.name:  # a forest: an earlier row (row 0 points at itself)
-        return lambda f: np.floor(ctx.stream.uniform(f.idx) * f.idx).astype(np.int64)
+    if s.table == ctx.table.name:  # a forest: an earlier row, or itself for a root
+        from generator.spec.forest import parent_rows as forest_rows
+
+        return forest_rows(ctx, s)
     if s.distribution == "uniform":
         return lambda f: ctx.stream.integers(f.idx, 0, n - 1)
     spread = ctx.stream.sub("spread").key
@@ -131,10 +138,15 @@ def _ref(ctx: Context, s: st.Ref) -> Fn:
     if ctx.rows(s.table) == 0 and ctx.rows() > 0:
         return _no_parents(ctx, s, key)
     rows = parent_rows(ctx, s)
+    info = ctx.table.info.columns.get(ctx.column)
+    null_roots = s.table == ctx.table.name and (info is None or info.nullable)
 
     def run(f: Any) -> pa.Array:
         f.rows[ctx.column] = r = rows(f)
-        return f.gen.frame(s.table, r).get(key)
+        keys = f.gen.frame(s.table, r).get(key)
+        if not null_roots:
+            return keys
+        return pc.if_else(pa.array(r == f.idx), pa.nulls(len(f), keys.type), keys)
 
     return run
 
@@ -147,9 +159,9 @@ def _no_parents(ctx: Context, s: st.Ref, key: str) -> Fn:
             f"{ctx.where}: references {s.table}, which has no rows",
             hint=f"give {s.table} rows, or make {ctx.column} nullable",
         )
-    probe = ctx.gen.frame(s.table, np.zeros(1, dtype=np.int64)).get(key)
 
-    def run(f: Any) -> pa.Array:
+    def run(f: Any) -> pa.Array:  # the parent's type, probed when run (a cycle compiles it later)
+        probe = f.gen.frame(s.table, np.zeros(1, dtype=np.int64)).get(key)
         f.rows[ctx.column] = np.zeros(len(f), dtype=np.int64)
         return pa.nulls(len(f), probe.type)
 
@@ -266,34 +278,3 @@ def _timestamp(ctx: Context, s: st.Timestamp) -> Fn:
         return lambda f: col.seconds_to_timestamp(ctx.stream.integers(f.idx, lo, hi))
     scale = 1000 if s.unit == "ms" else 1
     return lambda f: pa.array(ctx.stream.integers(f.idx, lo * scale, hi * scale + scale - 1))
-
-
-def _after(ctx: Context, s: st.After) -> Fn:
-    per_second = _time_unit(ctx.table, s.of)
-
-    def run(f: Any) -> pa.Array:
-        base = f.get(s.of)
-        if s.distribution == "uniform":
-            span = s.max_seconds - s.min_seconds
-            offset = s.min_seconds + ctx.stream.uniform(f.idx) * span
-        else:
-            offset = np.minimum(
-                s.min_seconds + values.exponential(ctx.stream, f.idx, s.max_seconds), 1e12
-            )
-        if pa.types.is_timestamp(base.type) or pa.types.is_date(base.type):
-            micros = pc.cast(pc.cast(base, pa.timestamp("us")), pa.int64())
-            return pc.cast(
-                pc.add(micros, pa.array((offset * 1e6).astype(np.int64))), pa.timestamp("us")
-            )
-        return pc.add(base, pa.array((offset * per_second).astype(np.int64)))
-
-    return run
-
-
-def _time_unit(table: ResolvedTable, column: str) -> int:
-    """Units per second of an epoch-number column: 1000 for ``unit: ms`` (followed through
-    ``after`` and ``nullable``), else 1."""
-    strat = unwrap(table.spec.columns[column])
-    if isinstance(strat, st.After):
-        return _time_unit(table, strat.of)
-    return 1000 if isinstance(strat, st.Timestamp) and strat.unit == "ms" else 1

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from generator import columns as col
 from generator.rng import permute
 from generator.spec import compile as core
+from generator.spec import compile_order as order
 from generator.spec import expr, registry, values
 from generator.spec import strategies as st
 from generator.spec.compile import Context, Fn
@@ -28,6 +29,9 @@ _SUFFIXED = re.compile(r"(_\d+$)|(\+\d+@)")
 
 def _faker(ctx: Context, s: st.Faker) -> Fn:
     pool = list(values.faker_values(ctx.gen.seed, s.provider, s.locale, s.pool, s.lower))
+    if s.min_length or s.max_length:  # a CHECK on the length: pad and cut the pool, once
+        cut = [v.ljust(s.min_length, "x")[: s.max_length] for v in pool]
+        pool = list(dict.fromkeys(cut))  # padding may make two values equal: keep the first
     if not s.unique:
         arr = pa.array(pool, pa.string())
         return lambda f: pc.take(arr, pa.array(ctx.stream.integers(f.idx, 0, len(pool) - 1)))
@@ -209,7 +213,8 @@ COMPILERS: dict[type, Callable[[Context, Any], Fn]] = {
     st.Pareto: core._pareto,
     st.Bool: core._bool,
     st.Timestamp: core._timestamp,
-    st.After: core._after,
+    st.After: order._after,
+    st.Offset: order._offset,
     st.Faker: _faker,
     st.Template: _template,
     st.ListOf: _list,
@@ -230,6 +235,7 @@ _FAMILY = {
     "nanoid": "text",
     "bool": "bool",
     "faker": "text",
+    "offset": "number",
     "template": "text",
     "json": "json",
     "expr": "any",

@@ -30,6 +30,7 @@ from generator.spec.sources import (
     load_models,
     reflect,
     spec_metadata,
+    split_key,
     table_infos,
 )
 from generator.spec.types import int_limit, parse_type
@@ -55,13 +56,20 @@ def prepare(
         resolved = resolve(spec, table_infos(metadata), None)
     names = {t.name for t in resolved}
     seen: set[str] = set()
+    partitions = {p.key for p in metadata.info.get("partitions", ())}
     ddl = [
-        _with_enums(d, metadata, seen) for d in schema.compile_ddl(metadata) if d["table"] in names
+        _with_enums(d, metadata, seen)
+        for d in schema.compile_ddl(metadata)
+        if d["table"] in names | partitions
     ]
     return {
         "name": spec.dataset,
+        "extensions": spec.extensions,
+        "modules": spec.modules,
+        "params": spec.params,
         "tables": [_dump(t) for t in resolved],
         "ddl": ddl,
+        "post_load": list(spec.post_load),
     }
 
 
@@ -69,15 +77,22 @@ def _with_enums(ddl: dict[str, Any], metadata: MetaData, seen: set[str]) -> dict
     """Native enum types a table uses, created before it for ``--create-schema`` (each type once,
     with the first table that uses it; the loader skips a type that already exists). A plain
     ``CREATE TYPE``: the loader's DDL allow-list (``loader.ddl``) runs no ``DO`` blocks."""
-    table = metadata.tables[str(ddl["table"])]
+    tables = {schema.table_key(t): t for t in metadata.tables.values()}
+    if ddl["table"] not in tables:  # a partition of a parent: it has the parent's types
+        return ddl
+    table = tables[str(ddl["table"])]
     creates = []
     for column in table.columns:
         kind = column.type
-        if isinstance(kind, Enum) and kind.native_enum and kind.name and kind.name not in seen:
-            seen.add(kind.name)
+        named = f"{getattr(kind, 'schema', None)}.{getattr(kind, 'name', None)}"
+        if isinstance(kind, Enum) and kind.native_enum and kind.name and named not in seen:
+            seen.add(named)
             create = CreateEnumType(kind)
             creates.append(str(create.compile(dialect=postgresql.dialect())))  # type: ignore[no-untyped-call]
-    return {**ddl, "statements": creates + list(ddl["statements"])}
+    statements = [str(s) for s in ddl["statements"]]  # after its schema, before its table
+    schemas = [s for s in statements if s.startswith("CREATE SCHEMA")]
+    rest = [s for s in statements if not s.startswith("CREATE SCHEMA")]
+    return {**ddl, "statements": schemas + creates + rest}
 
 
 def _default_name(models: str | None, database: str | None) -> str:
@@ -120,7 +135,14 @@ def resolved_spec(context: dict[str, Any]) -> DatasetSpec:
             info = table.info.columns.get(name)
             cols[name] = strat.model_copy(update={"type": info.type.spelling}) if info else strat
         tables[table.name] = table.spec.model_copy(update={"columns": cols})
-    return DatasetSpec(dataset=context["name"], tables=tables)
+    return DatasetSpec(
+        dataset=context["name"],
+        extensions=context.get("extensions", []),
+        modules=context.get("modules", []),
+        params=context.get("params", {}),
+        tables=tables,
+        post_load=context.get("post_load", []),
+    )
 
 
 class SpecDataset(Dataset):
@@ -135,8 +157,15 @@ class SpecDataset(Dataset):
     def __init__(self, settings: GenerateSettings, context: dict[str, Any]) -> None:
         super().__init__(settings, context)
         self.name = context["name"]
+        self.extensions = list(context.get("extensions", ()))
         self.resolved = [_load(t) for t in context["tables"]]
-        self.gen = Generator(self.resolved, settings.seed, settings.key_offset)
+        self.gen = Generator(
+            self.resolved,
+            settings.seed,
+            settings.key_offset,
+            context.get("params"),
+            tuple(context.get("modules", ())),
+        )
         self.metadata = _shard_metadata(self.resolved)
 
     @classmethod
@@ -154,15 +183,20 @@ class SpecDataset(Dataset):
                 self.gen.rows[t.name],
                 tuple(t.produced),
                 t.spec.batch_rows or default,
+                fanout=_fanout(t) or 1.0,
+                exploded=_fanout(t) is not None,
                 key_ranges=self._key_ranges(t),
                 shared_keys=tuple(t.spec.shared_keys),
                 on_conflict=t.spec.on_conflict,
+                schema_name=split_key(t.name)[0],
             )
             for t in self.resolved
         ]
 
     def _key_ranges(self, table: ResolvedTable) -> dict[str, list[int]]:
-        out = {}
+        out: dict[str, list[int]] = {}
+        if table.spec.builder is not None:
+            return out
         rows = self.gen.rows[table.name]
         for col in table.produced:
             strat = table.spec.columns[col]
@@ -186,13 +220,24 @@ class SpecDataset(Dataset):
     def ddl(self) -> list[dict[str, object]]:
         return list(self.context["ddl"])
 
+    def post_load(self) -> list[str]:
+        return list(self.context.get("post_load", []))
+
+
+def _fanout(table: ResolvedTable) -> float | None:
+    """Output rows per driving row of an exploded builder table (None: one row per row)."""
+    return table.spec.builder.fanout if table.spec.builder is not None else None
+
 
 def _shard_metadata(tables: list[ResolvedTable]) -> MetaData:
     """What the shards hold: produced columns only (the database fills the rest), with the
-    FKs between generated tables (the plan orders tables by them)."""
+    FKs between generated tables (the plan orders tables by them). Only FKs to an earlier table
+    of the resolved order are kept: a self-reference or the FK that closes a cycle is no
+    ordering edge (keys are pre-assigned; the loader adds such FKs after the rows)."""
     metadata = MetaData()
-    names = {t.name for t in tables}
+    names: set[str] = set()
     for table in tables:
+        names.add(table.name)  # the tables before this one, and itself
         produced = set(table.produced)
         cols = [
             Column(

@@ -19,11 +19,13 @@ from datetime import date
 from typing import Any
 
 from generator.spec import strategies as st
-from generator.spec.checks import Bounds, analyse
 from generator.spec.model import Count, PerParent, TableSpec
+from generator.spec.partitions import bounded
 from generator.spec.resolve import unwrap
+from generator.spec.shapes import apply_checks
 from generator.spec.sources import ColumnInfo, TableInfo
 from generator.spec.types import int_limit
+from seedgen.errors import SpecError
 
 DEFAULT_ROWS = 1000
 _TIME = ("timestamp", "date")
@@ -67,12 +69,17 @@ def fill(info: TableInfo, infos: dict[str, TableInfo]) -> TableSpec:
             strat = st.Default(kind="default")
         else:
             strat = _value(info, column, name in unique)
-        if column.nullable and name not in info.primary_key and not isinstance(strat, st.Default):
+        if (
+            column.nullable
+            and name not in info.primary_key
+            and not isinstance(strat, st.Default | st.Nullable)
+        ):
             strat = st.Nullable(kind="nullable", share=NULL_SHARE, of=strat)
         columns[name] = strat
     per_parent = _groups(info, columns)
     _composite_keys(info, columns)
-    _apply_checks(info, columns)
+    apply_checks(info, columns)
+    _partition_keys(info, columns)
     if per_parent is not None:
         return TableSpec(per_parent=per_parent, columns=columns)
     referenced = any(info.name == p for t in infos.values() for _, p, _ in t.foreign_keys)
@@ -84,7 +91,9 @@ def _fk_strategies(info: TableInfo, infos: dict[str, TableInfo]) -> dict[str, st
     """One ref per FK, copies for its other columns; a column an earlier FK already fills
     (overlapping composite FKs) becomes a ``match`` of the later FK's ref."""
     out: dict[str, st.Strategy] = {}
-    for child, parent, parent_cols in info.foreign_keys:
+    # self-references last: a column another FK also fills is that FK's (see below)
+    fks = sorted(info.foreign_keys, key=lambda fk: fk[1] == info.name)
+    for child, parent, parent_cols in fks:
         pairs = dict(zip(child, parent_cols, strict=True))
         free = [c for c in child if c not in out]
         if parent not in infos or not free:
@@ -92,6 +101,12 @@ def _fk_strategies(info: TableInfo, infos: dict[str, TableInfo]) -> dict[str, st
         anchor = free[0]
         match = {pairs[c]: c for c in child if c in out}
         out[anchor] = st.Ref(kind="ref", table=parent, column=pairs[anchor], match=match)
+        if parent == info.name and match and info.columns[anchor].nullable:
+            # a self-reference that must agree with another FK on a shared column (a category's
+            # parent of the same user): an earlier row with that value is a lookup, not a
+            # construction, so no row has a parent (NULL satisfies the FK: MATCH SIMPLE)
+            ref = out[anchor].model_copy(update={"match": {}})
+            out[anchor] = st.Nullable(kind="nullable", share=1.0, of=ref)
         for col in free[1:]:
             out[col] = st.CopyFromParent(kind="copy_from_parent", ref=anchor, column=pairs[col])
     return out
@@ -110,48 +125,27 @@ def _groups(info: TableInfo, columns: dict[str, st.Strategy]) -> PerParent | Non
     return PerParent(table=refs[plain[0]].table, count=count)
 
 
-def _apply_checks(info: TableInfo, columns: dict[str, st.Strategy]) -> None:
-    """Shape inferred strategies so every CHECK of a known shape holds: IN lists become
-    choices, bounds clip numbers, ``later >= earlier`` makes ``later`` an ``after``."""
-    facts = analyse(info.checks)
-    for name, strat in list(columns.items()):
-        inner, column = unwrap(strat), info.columns[name]
-        if name in facts.choices:
-            inner = st.Choice(kind="choice", values=facts.choices[name])
-        elif name in facts.bounds and column.type.family in ("int", "decimal", "float"):
-            inner = _bounded(inner, facts.bounds[name], column)
-        columns[name] = _rewrap(strat, inner)
-    for earlier, later in facts.ordered:
-        time = all(info.columns[c].type.family in ("timestamp", "date") for c in (earlier, later))
-        if time and not isinstance(unwrap(columns[later]), st.Ref | st.CopyFromParent):
-            after = st.After(kind="after", of=earlier, max_seconds=60 * 86_400)
-            columns[later] = _rewrap(columns[later], after)
-
-
-def _rewrap(outer: st.Strategy, inner: st.Strategy) -> st.Strategy:
-    return outer.model_copy(update={"of": inner}) if isinstance(outer, st.Nullable) else inner
-
-
-def _bounded(strat: st.Strategy, b: Bounds, column: ColumnInfo) -> st.Strategy:
-    unit = 1.0 if column.type.family == "int" else 10.0 ** -(column.type.scale or 6)
-    low = None if b.low is None else b.low + (unit if b.low_strict else 0)
-    high = None if b.high is None else b.high - (unit if b.high_strict else 0)
-    if isinstance(strat, st.Range):
-        lo = strat.min if low is None else max(strat.min, low)
-        hi = strat.max if high is None else min(strat.max, high)
-        if lo > hi:
-            lo, hi = (hi - 1000, hi) if low is None else (lo, lo + 1000)
-        return strat.model_copy(update={"min": lo, "max": hi})
-    if isinstance(strat, st.Normal | st.Lognormal | st.Exponential | st.Pareto):
-        clip_lo = low if strat.min is None or low is None else max(strat.min, low)
-        clip_hi = high if strat.max is None or high is None else min(strat.max, high)
-        return strat.model_copy(
-            update={
-                "min": clip_lo if clip_lo is not None else strat.min,
-                "max": clip_hi if clip_hi is not None else strat.max,
-            }
+def _partition_keys(info: TableInfo, columns: dict[str, st.Strategy]) -> None:
+    """A partitioned parent's key drawn inside its partitions' bounds (``partitions.bounded``)."""
+    part = info.partitioning
+    if part is None:
+        return
+    if not part.columns and not (part.strategy == "HASH" or part.has_default):
+        raise SpecError(
+            f"table {info.name}: partition key {part.key} is an expression",
+            hint="add a DEFAULT partition, or give its columns strategies in a spec file",
         )
-    return strat
+    keys = part.columns if len(part.columns) == 1 else []
+    if len(part.columns) > 1 and not (part.strategy == "HASH" or part.has_default):
+        raise SpecError(
+            f"table {info.name}: partition key {part.key} has several columns",
+            hint="add a DEFAULT partition, or give its columns strategies in a spec file",
+        )
+    for name in keys:
+        family = info.columns[name].type.family
+        inner = bounded(info.name, name, family, part, unwrap(columns[name]))
+        if inner is not unwrap(columns[name]):  # bounded: no NULL either (no partition takes it)
+            columns[name] = inner
 
 
 def _composite_keys(info: TableInfo, columns: dict[str, st.Strategy]) -> None:
@@ -218,8 +212,8 @@ def _value(info: TableInfo, column: ColumnInfo, unique: bool) -> st.Strategy:
         return _text(column, unique)
     if fam in ("int", "decimal", "float"):
         return _number(column, unique)
-    if fam == "timestamp" or fam == "date":
-        return _time(info, column)
+    if fam == "timestamp" or fam == "date":  # unique: a calendar (one row per step)
+        return _key(column) if unique else _time(info, column)
     simple: dict[str, Any] = {
         "bool": st.Bool(kind="bool"),
         "uuid": st.Uuid(kind="uuid", unique=unique),

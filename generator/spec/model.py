@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pglast import parse_sql
+from pglast.parser import ParseError
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from generator.spec.strategies import KINDS, Strategy, _Strict
 from seedgen.errors import SpecError
@@ -53,8 +55,32 @@ class PerParent(_Strict):
     count: Count
 
 
+class TableBuilder(_Strict):
+    """A whole table made by a named Python builder (``registry.register_table``): for tables
+    that are aggregates over other tables (counts per tag, per user), where no column strategy
+    fits because the row count itself depends on the data. ``rows`` are then *driving* rows
+    (one per call site of the builder: often 1), ``fanout`` says the builder explodes them."""
+
+    name: str = Field(description="registered table builder, e.g. genonaut.gen_source_stats")
+    params: dict[str, Any] = Field(default_factory=dict)
+    columns: list[str] | None = Field(
+        None, description="columns it writes (default: every column the database does not fill)"
+    )
+    fanout: float | None = Field(
+        None, gt=0, description="exploded: expected output rows per driving row (shard sizing)"
+    )
+
+
 class TableSpec(_Strict):
+    skip: bool = Field(
+        False,
+        description="leave the table out of the set: it is not inferred, generated or loaded "
+        "(the application fills it, or it stays empty)",
+    )
     rows: int | None = Field(None, ge=0, description="row count (or per_parent)")
+    builder: TableBuilder | None = Field(
+        None, description="the whole table from a named Python builder (no column strategies)"
+    )
     per_parent: PerParent | None = None
     primary_key: list[str] = Field(default_factory=list)
     unique: list[list[str]] = Field(default_factory=list, description="composite unique keys")
@@ -75,6 +101,8 @@ class TableSpec(_Strict):
     def _size(self) -> TableSpec:
         if self.rows is not None and self.per_parent is not None:
             raise ValueError("give rows or per_parent, not both")
+        if self.builder is not None and (self.per_parent is not None or self.columns):
+            raise ValueError("a builder table takes rows only (no per_parent, no columns)")
         return self
 
 
@@ -84,7 +112,43 @@ class DatasetSpec(_Strict):
     models: str | None = Field(
         None, description="SQLAlchemy models backing the spec: package.module:Base or :metadata"
     )
-    tables: dict[str, TableSpec] = Field(default_factory=dict)
+    extensions: list[str] = Field(
+        default_factory=list,
+        description="PostgreSQL extensions the schema needs (load --create-schema creates them)",
+    )
+    modules: list[str] = Field(
+        default_factory=list,
+        description="modules imported first: they register the named strategies the spec uses",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="dataset-wide values the named strategies and builders read (ctx.params)",
+    )
+    tables: dict[str, TableSpec] = Field(
+        default_factory=dict,
+        description="tables by name: bare in the public schema, schema.table elsewhere "
+        "(billing.invoices); refs name tables the same way",
+    )
+    post_load: list[str] = Field(
+        default_factory=list,
+        description="SQL run after the load, in order: REFRESH MATERIALIZED VIEW, ANALYZE, or "
+        "INSERT/UPDATE/DELETE of the set's tables from SELECTs over them (recompute, every load "
+        "runs them)",
+    )
+
+    @field_validator("post_load")
+    @classmethod
+    def _one_statement_each(cls, steps: list[str]) -> list[str]:
+        """Each step parses as one statement: a typo fails here, before any row is generated
+        (what a step may do is the loader's allow-list, ``loader.post_load``)."""
+        for number, text in enumerate(steps, 1):
+            try:
+                count = len(parse_sql(text))
+            except ParseError as exc:
+                raise ValueError(f"step {number} does not parse: {exc}") from None
+            if count != 1:
+                raise ValueError(f"step {number} holds {count} statements, give one per step")
+        return steps
 
 
 # --------------------------------------------------------------------------- reading

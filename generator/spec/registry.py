@@ -13,6 +13,12 @@ of its inputs, like every built-in strategy::
         stream = ctx.stream
         return lambda frame: make_prompts(stream, frame.idx, **params)
 
+A table builder (``register_table``, a table's ``builder: {name: ..., params: {...}}``) makes a
+whole table: the factory gets the params and a ``Context`` whose column is ``*`` and returns a
+function from row indexes (``numpy`` int64) to a dict of column -> Arrow array. It is for
+aggregates over other tables, whose row count depends on the data (an exploded builder returns
+more rows than it was given; the spec says so with ``fanout``).
+
 Names are looked up when the spec is compiled; ``modules`` lists modules imported first (a
 package's registrations run on import, so worker processes see them too).
 """
@@ -29,6 +35,7 @@ from seedgen.errors import SpecError
 
 Factory = Callable[[dict[str, Any], Any], Callable[[Any], Any]]
 _REGISTRY: dict[str, Factory] = {}
+_TABLES: dict[str, Factory] = {}
 
 
 def register(name: str) -> Callable[[Factory], Factory]:
@@ -39,17 +46,33 @@ def register(name: str) -> Callable[[Factory], Factory]:
     return add
 
 
+def register_table(name: str) -> Callable[[Factory], Factory]:
+    def add(factory: Factory) -> Factory:
+        _TABLES[name] = factory
+        return factory
+
+    return add
+
+
 def lookup(name: str, where: str) -> Factory:
+    return _find(_REGISTRY, name, where, "custom strategy", "register")
+
+
+def lookup_table(name: str, where: str) -> Factory:
+    return _find(_TABLES, name, where, "table builder", "register_table")
+
+
+def _find(found: dict[str, Factory], name: str, where: str, what: str, how: str) -> Factory:
     module = name.rpartition(".")[0]
-    if name not in _REGISTRY and module:
+    if name not in found and module:
         with contextlib.suppress(ImportError):  # the lookup below names what is missing
             importlib.import_module(module)
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+    if name not in found:
+        close = difflib.get_close_matches(name, list(found), n=1)
         raise SpecError(
-            f"{where}: no custom strategy named {name!r}",
+            f"{where}: no {what} named {name!r}",
             hint=(f"did you mean '{close[0]}'? " if close else "")
-            + "register it with generator.spec.registry.register in an importable module "
-            "named like the strategy's prefix",
+            + f"register it with generator.spec.registry.{how} in an importable module "
+            "named like its prefix",
         )
-    return _REGISTRY[name]
+    return found[name]

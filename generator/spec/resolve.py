@@ -14,6 +14,7 @@ from collections.abc import Callable
 from graphlib import CycleError, TopologicalSorter
 
 from generator.spec.model import DatasetSpec, TableSpec
+from generator.spec.partitions import check_key
 from generator.spec.sources import TableInfo, unknown
 from generator.spec.tables import ResolvedTable, dependencies, parent_key, unwrap
 from generator.spec.validate import check_table
@@ -33,10 +34,15 @@ def resolve(
         if name not in infos:
             raise unknown("table", name, list(infos), "the models/database")
     names = list(infos) if fill else list(spec.tables)
+    names = [n for n in names if not (n in spec.tables and spec.tables[n].skip)]
     tables = {n: _merge(infos[n], spec.tables.get(n), fill, infos) for n in names}
+    order = _column_order(tables)  # first: a cycle of values would recurse in the checks
     for table in tables.values():
         check_table(table, tables)
-    order = _column_order(tables)
+        part = table.info.partitioning
+        if part is not None and len(part.columns) == 1 and part.columns[0] in table.spec.columns:
+            key = part.columns[0]
+            check_key(table.name, key, part, table.spec.columns[key])
     return [tables[n] for n in _table_order(tables, order)]
 
 
@@ -52,11 +58,14 @@ def _merge(
     merged = base.model_copy(
         update={
             **{k: getattr(given, k) for k in given.model_fields_set},
-            "columns": {**base.columns, **given.columns},
+            # a builder makes the whole table: no inferred column strategies
+            "columns": {} if given.builder else {**base.columns, **given.columns},
         }
     )
     if "per_parent" in given.model_fields_set:
         merged = merged.model_copy(update={"rows": None})
+    elif "rows" in given.model_fields_set:  # the spec's row count wins over inferred groups
+        merged = merged.model_copy(update={"per_parent": None})
     return ResolvedTable(info.name, info, merged)
 
 
@@ -79,17 +88,46 @@ def _column_order(tables: dict[str, ResolvedTable]) -> list[tuple[str, str]]:
 
 
 def _table_order(tables: dict[str, ResolvedTable], columns: list[tuple[str, str]]) -> list[str]:
-    graph: dict[str, set[str]] = {name: set() for name in tables}
+    """Parents first. Foreign keys may form a cycle: keys are pre-assigned, so each side of a
+    cycle is known before any row exists (the column order above refuses a cycle of *values*,
+    e.g. ``copy_from_parent`` around it). Inside a cycle only ``per_parent`` edges and
+    references to ``per_parent`` tables order the tables (their sizes are needed first)."""
+    fks: dict[str, set[str]] = {name: set() for name in tables}
     for table in tables.values():
-        graph[table.name] |= {
+        fks[table.name] |= {
             p for _, p, _ in table.info.foreign_keys if p in tables and p != table.name
         }
+    cycles = _strongly_connected(fks)
+    graph: dict[str, set[str]] = {}
+    for name, table in tables.items():
+        graph[name] = {
+            p
+            for p in fks[name]
+            if cycles[p] != cycles[name] or tables[p].spec.per_parent is not None
+        }
         if table.spec.per_parent:
-            graph[table.name].add(table.spec.per_parent.table)
+            graph[name].add(table.spec.per_parent.table)
     try:
         return list(TopologicalSorter(graph).static_order())
     except CycleError as exc:
         raise SpecError(
-            f"foreign keys form a cycle: {' -> '.join(exc.args[1])}",
-            hint="FK cycles are not supported by the spec layer yet",
+            f"rows per parent depend on each other in a cycle: {' -> '.join(exc.args[1])}",
+            hint="give one table of the cycle a fixed row count (rows: N) instead of per_parent",
         ) from None
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> dict[str, frozenset[str]]:
+    """Each node's strongly connected component (the tables of its FK cycle, or itself)."""
+    reach = {n: _reachable(graph, n) for n in graph}
+    return {n: frozenset(m for m in reach[n] if n in reach[m]) | {n} for n in graph}
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen

@@ -11,6 +11,7 @@ the parent index), so any row range is located without scanning the parents befo
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -61,26 +62,43 @@ class Groups:
 class Generator:
     """All tables of a resolved spec, compiled for one seed and key offset."""
 
-    def __init__(self, tables: list[ResolvedTable], seed: int, key_offset: int = 0) -> None:
+    def __init__(
+        self,
+        tables: list[ResolvedTable],
+        seed: int,
+        key_offset: int = 0,
+        params: dict[str, Any] | None = None,
+        modules: tuple[str, ...] = (),
+    ) -> None:
         from generator.spec.compile import Context, compile_strategy
 
+        for module in modules:  # their registrations of named strategies run on import
+            importlib.import_module(module)
         self.tables = {t.name: t for t in tables}
         self.seed, self.key_offset = seed, key_offset
+        self.params: dict[str, Any] = dict(params or {})
         self.groups: dict[str, Groups] = {}
         self.rows: dict[str, int] = {}
         self.fns: dict[str, dict[str, Fn]] = {}
+        self.builders: dict[str, Callable[[I64], dict[str, pa.Array]]] = {}
         self.samplers: dict[tuple[str, str], Any] = {}  # list columns, for exploded tables
+        for t in tables:  # fixed sizes first: named code or an FK cycle may read any size
+            if t.spec.per_parent is None:
+                self.rows[t.name] = int(t.spec.rows or 0)
         for t in tables:  # dependency order: parents are sized and compiled first
             pp = t.spec.per_parent
-            if pp is None:
-                self.rows[t.name] = int(t.spec.rows or 0)
-            else:
+            if t.spec.builder is not None:
+                continue
+            if pp is not None:
                 self.groups[t.name] = Groups(self._counter(t), self.rows[pp.table])
                 self.rows[t.name] = self.groups[t.name].rows
             self.fns[t.name] = {
                 col: compile_strategy(Context(self, t, col, Stream.of(seed, t.name, col)), strat)
                 for col, strat in t.spec.columns.items()
             }
+        for t in tables:  # after every table is sized: a builder may aggregate any of them
+            if t.spec.builder is not None:
+                self.builders[t.name] = self._builder(t)
 
     def _counter(self, table: ResolvedTable) -> Callable[[I64], I64]:
         """Children of each parent row: a count distribution (capped by the candidates of a
@@ -102,8 +120,22 @@ class Generator:
         return Frame(self, self.tables[table], idx)
 
     def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]:
-        frame = self.frame(table, np.arange(start, stop, dtype=np.int64))
-        return {col: frame.get(col) for col in self.tables[table].produced}
+        idx = np.arange(start, stop, dtype=np.int64)
+        resolved = self.tables[table]
+        if resolved.spec.builder is not None:
+            built = self.builders[table](idx)
+            return {col: built[col] for col in resolved.produced}
+        frame = self.frame(table, idx)
+        return {col: frame.get(col) for col in resolved.produced}
+
+    def _builder(self, table: ResolvedTable) -> Callable[[I64], dict[str, pa.Array]]:
+        from generator.spec.compile import Context
+        from generator.spec.registry import lookup_table
+
+        spec = table.spec.builder
+        assert spec is not None
+        ctx = Context(self, table, "*", Stream.of(self.seed, table.name, "*"))
+        return lookup_table(spec.name, f"table {table.name}")(dict(spec.params), ctx)
 
 
 class Frame:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     create_engine,
+    inspect,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import UserDefinedType
@@ -32,8 +33,10 @@ from sqlalchemy.types import UserDefinedType
 from generator import schema
 from generator.spec import strategies as st
 from generator.spec.model import DatasetSpec
+from generator.spec.partitions import Partitioning, catalog
 from generator.spec.types import PgType, normalise, parse_type
 from seedgen.errors import SpecError
+from seedgen.manifest import qualified_name, set_name
 
 
 class PgSpelled(UserDefinedType[Any]):
@@ -65,6 +68,7 @@ class TableInfo:
     uniques: list[list[str]] = field(default_factory=list)
     foreign_keys: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
     checks: list[tuple[str, str]] = field(default_factory=list)  # (name, SQL expression)
+    partitioning: Partitioning | None = None  # a partitioned parent (reflected databases)
 
     def unique_single(self) -> set[str]:
         keys = [self.primary_key, *self.uniques]
@@ -93,24 +97,53 @@ def load_models(target: str) -> MetaData:
     return metadata
 
 
+SYSTEM_SCHEMAS = ("information_schema", "seedgen")  # and pg_*: catalogs, the loader's ledger
+
+
+table_key, split_key = set_name, qualified_name  # "billing.invoices" <-> (billing, invoices)
+
+
 def reflect(url: str, schema_name: str | None = None) -> MetaData:
-    """The live schema, as the app's migrations made it (SQLAlchemy reflection)."""
+    """The live schema, as the app's migrations made it (SQLAlchemy reflection): every schema
+    but the system ones, each table keyed ``schema.table`` outside ``public``. Partitions are
+    not tables of the spec (their parent is); ``metadata.info`` keeps them for the DDL."""
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     metadata = MetaData()
     try:
         engine = create_engine(url)
         with engine.connect() as conn:
-            metadata.reflect(conn, schema=schema_name)
+            schemas = [schema_name] if schema_name else _user_schemas(conn)
+            for name in schemas:
+                metadata.reflect(conn, schema=None if name == "public" else name)
+            parents, parts = catalog(conn, table_key)
         engine.dispose()
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise SpecError(f"cannot reflect the database: {reason}") from exc
+    for part in parts:
+        if part.key in metadata.tables:
+            metadata.remove(metadata.tables[part.key])
+    for key, info in parents.items():
+        if key in metadata.tables:
+            metadata.tables[key].dialect_options["postgresql"]["partition_by"] = info.key
+    metadata.info["partitioning"], metadata.info["partitions"] = parents, parts
     return metadata
 
 
+def _user_schemas(conn: Any) -> list[str]:
+    names = inspect(conn).get_schema_names()
+    return sorted(n for n in names if n not in SYSTEM_SCHEMAS and not n.startswith("pg_"))
+
+
 def table_infos(metadata: MetaData) -> dict[str, TableInfo]:
-    return {table.name: _table_info(table) for table in metadata.sorted_tables}
+    parts: dict[str, Partitioning] = metadata.info.get("partitioning", {})
+    infos = {}
+    for table in schema.sorted_tables(metadata):
+        info = _table_info(table)
+        info.partitioning = parts.get(info.name)
+        infos[info.name] = info
+    return infos
 
 
 def _table_info(table: Table) -> TableInfo:
@@ -139,7 +172,7 @@ def _table_info(table: Table) -> TableInfo:
     fks = sorted(
         (
             [e.parent.name for e in con.elements],
-            con.elements[0].column.table.name,
+            table_key(con.elements[0].column.table.schema, con.elements[0].column.table.name),
             [e.column.name for e in con.elements],
         )
         for con in table.constraints
@@ -150,7 +183,8 @@ def _table_info(table: Table) -> TableInfo:
         for con in table.constraints
         if isinstance(con, CheckConstraint)
     )
-    return TableInfo(table.name, columns, schema.primary_key(table), uniques, fks, checks)
+    key = table_key(table.schema, table.name)
+    return TableInfo(key, columns, schema.primary_key(table), uniques, fks, checks)
 
 
 # --------------------------------------------------------------------------- standalone specs
@@ -194,7 +228,9 @@ def spec_metadata(spec: DatasetSpec) -> MetaData:
                 fks.append(ForeignKeyConstraint([col_name], [f"{inner.table}.{parent}"]))
         extra = [UniqueConstraint(*u) for u in table.unique]
         pk = [PrimaryKeyConstraint(*table.primary_key)] if table.primary_key else []
-        Table(name, metadata, *cols, *pk, *extra, *fks)
+        schema_name, relation = split_key(name)
+        owner = None if schema_name == "public" else schema_name
+        Table(relation, metadata, *cols, *pk, *extra, *fks, schema=owner)
     return metadata
 
 

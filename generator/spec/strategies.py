@@ -59,6 +59,22 @@ class Nanoid(_Base):
 # --------------------------------------------------------------------------- references
 
 
+class Forest(_Strict):
+    """How a self-reference (a ref to its own table) shapes its trees. Every row's parent is an
+    earlier row, computed from the row index alone; a root has no parent: NULL where the column
+    may be NULL, else itself (a NOT NULL self-reference can only end in a loop).
+
+    Without ``max_depth`` the first ``roots`` share of rows are roots and every other row picks
+    a uniform earlier row (random recursive trees: depth ~ ln n). With ``max_depth`` the rows
+    are laid out in levels: ``roots`` share (default: just enough) at depth 0, each next level
+    ``branching`` times larger, rows of level k picking a parent in level k - 1; the deepest
+    level takes whatever rows are left, so no row is deeper than ``max_depth``."""
+
+    roots: float | None = Field(None, gt=0, le=1, description="share of rows that are roots")
+    max_depth: int | None = Field(None, ge=0, description="deepest level (roots are depth 0)")
+    branching: float = Field(2.0, ge=1, description="with max_depth: mean children per parent")
+
+
 class Ref(_Base):
     """A parent row's key. The parent row is a function of this row's index: uniform, skewed
     by a power law (``floor(u**exponent * n)`` over a keyed permutation of the parents), or the
@@ -82,6 +98,9 @@ class Ref(_Base):
     )
     distinct: bool = Field(
         False, description="per_parent tables: the rows of one group pick distinct parents"
+    )
+    forest: Forest | None = Field(
+        None, description="a self-reference: share of roots, max depth and branching"
     )
 
 
@@ -198,15 +217,46 @@ class After(_Base):
     distribution: Literal["uniform", "exponential"] = "uniform"
 
 
+class Offset(_Base):
+    """Numeric column ``of`` of the same row plus (``above``) or minus (``below``) an offset
+    uniform in [min, max]: ``low <= high`` (``min: 0``) or ``low < high`` (``min`` one unit) by
+    construction. With ``bound`` the offset shrinks so the value never passes it (a CHECK's
+    ``high <= 100``), but never below ``min``: the order always holds."""
+
+    kind: Literal["offset"]
+    of: str
+    direction: Literal["above", "below"] = "above"
+    min: float = Field(0, ge=0)
+    max: float = Field(100, ge=0)
+    bound: float | None = Field(None, description="a value the result never passes")
+
+    @model_validator(mode="after")
+    def _span(self) -> Offset:
+        if self.max < self.min:
+            raise ValueError("offset max must not be below min")
+        return self
+
+
 class Faker(_Base):
     """A seeded pool of ``pool`` Faker values (built once per seed), sampled per row. Unique
-    columns take pool values in a keyed permutation and append a counter on repeats."""
+    columns take pool values in a keyed permutation and append a counter on repeats.
+    ``min_length``/``max_length`` pad (with ``x``) and cut each value (a CHECK on its length)."""
 
     kind: Literal["faker"]
     provider: str
     locale: str = "en_US"
     pool: int = Field(2000, ge=1, le=200_000)
     lower: bool = False
+    min_length: int = Field(0, ge=0, description="pad shorter values with 'x' to this length")
+    max_length: int | None = Field(None, ge=1, description="cut longer values to this length")
+
+    @model_validator(mode="after")
+    def _lengths(self) -> Faker:
+        if self.max_length is not None and self.max_length < self.min_length:
+            raise ValueError("max_length must not be below min_length")
+        if self.unique and self.max_length is not None:
+            raise ValueError("a unique faker column cannot be cut at max_length (values repeat)")
+        return self
 
 
 class Template(_Base):
@@ -287,6 +337,11 @@ class Custom(_Base):
     kind: Literal["custom"]
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    table: str | None = Field(
+        None,
+        description="the parent table whose keys it returns: the column's foreign key is "
+        "then satisfied by the strategy's construction (checked at load, not at plan time)",
+    )
 
 
 Strategy = Annotated[
@@ -305,6 +360,7 @@ Strategy = Annotated[
     | Bool
     | Timestamp
     | After
+    | Offset
     | Faker
     | Template
     | ListOf

@@ -26,6 +26,11 @@ class ResolvedTable:
     def produced(self) -> list[str]:
         """Columns written to the shards, in table order."""
         cols = self.spec.columns
+        built = self.spec.builder
+        if built is not None:
+            if built.columns is not None:
+                return [c for c in self.info.columns if c in built.columns]
+            return [c for c, info in self.info.columns.items() if not info.db_fills]
         return [c for c in self.info.columns if c in cols and writes(cols[c])]
 
 
@@ -113,7 +118,7 @@ def dependencies(
 
 
 def _same_row_names(strat: st.Strategy, where: str) -> list[str]:
-    if isinstance(strat, st.After):
+    if isinstance(strat, st.After | st.Offset):
         return [strat.of]
     if isinstance(strat, st.Expr):
         from generator.spec import expr

@@ -33,7 +33,10 @@ _ALIASES = {
     "timetz": "time with time zone",
     "decimal": "numeric",
 }
-_SHAPE = re.compile(r"^\s*([a-z][a-z0-9_ ]*?)\s*(\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*(\[\])?\s*$")
+_SHAPE = re.compile(
+    r"^\s*([a-z][a-z0-9_ ]*?(?:\.[a-z_][a-z0-9_]*)?)"  # a type, maybe schema-qualified (enums)
+    r"\s*(\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*(\[\])?\s*$"
+)
 INT_RANGE = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 

@@ -8,6 +8,7 @@ unique, composite) unique by construction, every CHECK of a shape inference sati
 
 from __future__ import annotations
 
+from generator.spec import shapes
 from generator.spec import strategies as st
 from generator.spec.sources import ColumnInfo, may_be_null, unknown
 from generator.spec.tables import ResolvedTable, column_of, dependencies, unwrap, writes
@@ -21,6 +22,9 @@ def check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None:
         raise SpecError(
             f"table {table.name}: no row count", hint="add rows: N or per_parent: {table, count}"
         )
+    if spec.builder is not None:
+        _check_builder(table)
+        return
     if spec.per_parent and spec.per_parent.count.kind == "list":
         pp = spec.per_parent
         where = f"table {table.name}: per_parent list column"
@@ -45,32 +49,34 @@ def check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None:
             _check_refs(table, col, strat, tables)
     _check_foreign_keys(table, tables)
     _check_composite_keys(table)
-    _check_checks(table)
+    shapes.check_table(table)
 
 
-_TIME = ("timestamp", "date")
-
-
-def _check_checks(table: ResolvedTable) -> None:
-    """Every CHECK is of a shape inference satisfies (checks.py), or assumed by the spec."""
-    from generator.spec.checks import analyse
-
-    for name, text in table.info.checks:
-        if name in table.spec.assume_checks:
-            continue
-        facts = analyse([(name, text)])
-        pairs_ok = all(
-            table.info.columns[c].type.family in _TIME for pair in facts.ordered for c in pair
-        )
-        if facts.unsupported or not pairs_ok:
+def _check_builder(table: ResolvedTable) -> None:
+    """A builder table writes columns of the table, every NOT NULL one the database does not
+    fill among them (what it writes in them is the builder's promise, checked at COPY)."""
+    built = table.spec.builder
+    assert built is not None
+    named = built.columns or []
+    for col in named:
+        if col not in table.info.columns:
+            raise unknown(
+                f"table {table.name}: builder column", col, list(table.info.columns), "the table"
+            )
+    produced = set(table.produced)
+    for col, info in table.info.columns.items():
+        if col not in produced and not info.nullable and not info.db_fills:
             raise SpecError(
-                f"table {table.name}: cannot satisfy CHECK {name} ({text}) by construction",
-                hint=f"give its columns strategies that satisfy it and add {name} to the "
-                f"table's assume_checks",
+                f"table {table.name}, column {col}: NOT NULL but not among the builder's columns",
+                hint=f"add {col} to builder.columns",
             )
 
 
 _BIJECTIVE = (st.Sequence, st.Uuid, st.Nanoid)
+
+
+def _non_null(strat: st.Strategy | None) -> st.Strategy | None:
+    return strat.of if isinstance(strat, st.Nullable) else strat
 
 
 def _bijective(strat: st.Strategy | None) -> bool:
@@ -112,7 +118,8 @@ def _check_composite_keys(table: ResolvedTable) -> None:
     or any strategy marked unique (each of those is a bijection of the row index)."""
     cols = table.spec.columns
     for key in [table.info.primary_key, *table.info.uniques]:
-        strats = [cols.get(c) for c in key]
+        # NULLs never collide in a UNIQUE key: a nullable wrapper keeps its values distinct
+        strats = [_non_null(cols.get(c)) for c in key]
         if not key or any(_bijective(s) for s in strats) or _covers_grid(table, key):
             continue
         if _driving_and_distinct(table, key):
@@ -152,6 +159,12 @@ def _check_refs(
     table: ResolvedTable, col: str, strat: st.Strategy, tables: dict[str, ResolvedTable]
 ) -> None:
     dependencies(table, col, strat, tables)
+    inner = unwrap(strat)
+    if isinstance(inner, st.Ref) and inner.forest and inner.table != table.name:
+        raise SpecError(
+            f"table {table.name}, column {col}: forest on a ref to {inner.table}, not to itself",
+            hint="forest shapes a self-reference only: drop it or point the ref at its own table",
+        )
 
 
 def _check_fit(
@@ -179,6 +192,8 @@ def _check_foreign_keys(table: ResolvedTable, tables: dict[str, ResolvedTable]) 
             continue
         pairs = dict(zip(child, parent_cols, strict=True))
         anchors = [c for c in child if _refs_to(cols.get(c), parent)]
+        if any(_always_null(cols.get(c)) for c in child):
+            continue  # every row NULL in one of its columns: MATCH SIMPLE never checks it
         ok = len(anchors) == 1 and all(
             c == anchors[0]
             or _copies(cols[c], anchors[0], pairs[c])
@@ -196,6 +211,10 @@ def _check_foreign_keys(table: ResolvedTable, tables: dict[str, ResolvedTable]) 
             )
 
 
+def _always_null(strat: st.Strategy | None) -> bool:
+    return isinstance(strat, st.Nullable) and strat.share >= 1
+
+
 def _matched(anchor: st.Strategy, parent_column: str, column: str) -> bool:
     """The anchor ref only picks parents whose ``parent_column`` equals this row's ``column``."""
     inner = unwrap(anchor)
@@ -204,14 +223,15 @@ def _matched(anchor: st.Strategy, parent_column: str, column: str) -> bool:
 
 def _refs_to(strat: st.Strategy | None, parent: str) -> bool:
     inner = unwrap(strat) if strat is not None else None
-    return isinstance(inner, st.Ref) and inner.table == parent
+    return isinstance(inner, st.Ref | st.Custom) and inner.table == parent
 
 
 def _copies(strat: st.Strategy, anchor: str, parent_column: str) -> bool:
+    inner = unwrap(strat)  # a NULL in any column of a composite FK satisfies it (MATCH SIMPLE)
     return (
-        isinstance(strat, st.CopyFromParent)
-        and strat.ref == anchor
-        and strat.column == parent_column
+        isinstance(inner, st.CopyFromParent)
+        and inner.ref == anchor
+        and inner.column == parent_column
     )
 
 

@@ -1,72 +1,48 @@
-"""The genonaut dataset: users, tags and their hierarchy, both content partitions, generation
-jobs, content tags, and the two stats tables the app's background tasks maintain.
+"""The genonaut dataset: a spec (``genonaut.yaml``, shipped next to this module) run by the spec
+engine, with genonaut's settings, CLI flags, environment and manifest fields.
 
-Only composes engine pieces. Row layouts (all indexes are 0-based row numbers):
-
-- users: row 0 is the admin (id from ``DB_USER_ADMIN_UUID``); rows 1.. are generated.
-- tags: the app's 127 hierarchy tags (26 categories, then the 101 pool tags; ``tagtree``), ids
-  by the app's rule (uuid5 of the slug), the same in every set; tag_parents: its 129 edges.
-- content_items: ids ``C+K..C+K+N-1``; content_items_auto: ids ``C+K+N..C+K+N+M-1`` (disjoint,
-  int4), where ``C`` is ``content_id_start`` (3,000,000: the app's own content sequence starts
-  there) and ``K`` is ``key_offset`` (0 by default; sets appended to one database need disjoint K).
-- generation_jobs (``jobs``): rows ``[0, N)`` complete the items, ``[N, N+M)`` the auto items,
-  then the extra, never-completed jobs; ids are ``J + K + row`` with ``J = job_id_start``
-  (1,000,000: clear of the small ids the app's tests probe as missing, e.g. 999 and 999,999).
-- tag_cardinality_stats, gen_source_stats (``derived``): what the app's tasks compute.
+The tables are spec entries: native strategies where the spec can say it (key sequences,
+timestamps in the window, shares, choices, expressions, keyed UUIDs) and the named strategies
+of ``strategies`` (``genonaut.*``) where it needs code (the admin row from the environment, the
+tag tree, prompts, the items' tags, the jobs, the aggregates). ``GenonautDataset`` reads the
+file, writes the settings into it (``genonaut_spec``: row counts, id starts, window, shares and
+``params``, which the named strategies read through their ``Layout``), resolves it against the
+app's models (``models``) and builds rows with the spec engine's ``Generator``. The manifest
+fields no spec field holds (references without FKs, content_tags' reserved id range over both
+partitions, the stats tables' shared keys) are declared in ``tables`` below.
 
 For ``--append`` the manifest marks the admin user and the tags as shared keys (the same entity
 in every set: an existing row is kept) and tags as ``remap`` on a name conflict (an application's
-own tag of that name is used); users with a taken username are dropped with their content.
-- content_tags: exploded from the items then the auto items (driving row = item row).
-
-Every FK is recomputed from the parent's row index (``creator`` of item i, the tag indexes of
-item i), never looked up.
+own tag of that name is used); users with a taken username are dropped with their content. Row
+layouts and key ranges: ``layout``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-from numpy.typing import NDArray
+import yaml
 
-from generator import columns as col
 from generator.dataset import Dataset, TableGen
-from generator.datasets.genonaut import derived, jobs, models
+from generator.datasets.genonaut import app_tables, models
+from generator.datasets.genonaut.layout import CONTENT, SOURCES, Layout
 from generator.datasets.genonaut.settings import GenonautSettings
+from generator.datasets.genonaut.strategies import spec_params
 from generator.datasets.genonaut.tagtree import TAG_TREE
-from generator.datasets.genonaut.vocabulary import VOCABULARY
-from generator.pools import faker_pool
-from generator.rng import Stream, permute
-from generator.text import TemplateSet
+from generator.spec.model import DatasetSpec, parse_spec
+from generator.spec.resolve import resolve
+from generator.spec.runtime import Generator
+from generator.spec.sources import table_infos
 from seedgen.errors import ConfigError
 from seedgen.manifest import ReferenceSpec
 from seedgen.settings import require_uuid
 
 ADMIN_ENV = "DB_USER_ADMIN_UUID"
-STYLES = ("anime", "illustration", "photorealistic")
-RESOLUTIONS = (
-    "1024x768",
-    "1280x720",
-    "1920x1080",
-    "2560x1440",
-    "3840x2160",
-    "1024x1024",
-    "2048x2048",
-    "768x1024",
-    "1080x1920",
-)
-_SIZES = tuple(np.array([int(r.split("x")[k]) for r in RESOLUTIONS]) for k in (0, 1))
-EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
-SOURCES = {"content_items": ("items", "regular"), "content_items_auto": ("auto", "auto")}
-CONTENT = tuple(SOURCES)
+SPEC_FILE = Path(__file__).with_name("genonaut.yaml")
 
 
 class GenonautDataset(Dataset):
@@ -80,76 +56,42 @@ class GenonautDataset(Dataset):
 
     settings: GenonautSettings
 
+    def __init__(self, settings: GenonautSettings, context: dict[str, Any]) -> None:
+        super().__init__(settings, context)
+        self.layout = Layout(settings, context)
+        self.spec = genonaut_spec(self.layout)
+        self.resolved = {t.name: t for t in resolve(self.spec, _infos(), None)}
+        self.gen = Generator(
+            list(self.resolved.values()),
+            settings.seed,
+            settings.key_offset,
+            self.spec.params,
+            tuple(self.spec.modules),
+        )
+        self.layout.gen = self.gen
+
     @classmethod
     def resolve_context(cls, settings: Any, env_file: Path) -> dict[str, Any]:
         return {"admin_uuid": str(require_uuid(ADMIN_ENV, env_file))}
 
-    # ------------------------------------------------------------------ sizes and layout
+    def __getattr__(self, name: str) -> Any:
+        """The layout's members (``n``, ``id_offset``, ``extra_statuses``, ``creator``, ...)
+        read as the dataset's own, as before the port to the spec layer."""
+        if name == "layout":  # not yet set (in __init__): no recursion
+            raise AttributeError(name)
+        return getattr(self.layout, name)
 
-    @cached_property
-    def n(self) -> dict[str, int]:
-        s = self.settings
-        return {
-            "users": s.target_rows_users,
-            "tags": len(TAG_TREE.slugs),
-            "content_items": s.target_rows_content_items,
-            "content_items_auto": s.target_rows_content_items_auto,
-        }
-
-    @cached_property
-    def id_offset(self) -> dict[str, int]:
-        """First integer id of each table (``key_offset`` shifts them all)."""
-        s = self.settings
-        return {
-            "content_items": s.content_id_start + s.key_offset,
-            "content_items_auto": s.content_id_start + s.key_offset + self.n["content_items"],
-            "generation_jobs": s.job_id_start + s.key_offset,
-            "gen_source_stats": 5 + s.key_offset,  # after the 4 shared rows (``derived``)
-        }
-
-    @cached_property
-    def n_gen_source_stats(self) -> int:
-        """At most: two community rows, then one per (user, source)."""
-        return 2 + 2 * self.n["users"]
-
-    @cached_property
-    def n_content(self) -> int:
-        return self.n["content_items"] + self.n["content_items_auto"]
-
-    @cached_property
-    def extra_statuses(self) -> tuple[list[str], list[int]]:
-        """The never-completed jobs: names and exact counts (largest remainder).
-
-        Exact arithmetic on the weights as written: Python's float ``sum`` differs between
-        versions (3.12 compensates), which changed the number of jobs at a rounding tie."""
-        weights = self.settings.status_weights
-        others = [k for k in weights if k != "completed" and weights[k] > 0]
-        exact = col.written_decimal
-        share = sum(exact(weights[k]) for k in others) / exact(weights["completed"])
-        extra = round(self.n_content * share)
-        return others, col.quota_counts(extra, [weights[k] for k in others]) if others else []
-
-    @cached_property
-    def n_jobs(self) -> int:
-        return self.n_content + sum(self.extra_statuses[1])
-
-    @cached_property
-    def tags_max(self) -> int:
-        return min(self.settings.tags_per_item_max, len(VOCABULARY.tag_names))
-
-    @cached_property
-    def favorites_max(self) -> int:
-        return min(self.settings.favorite_tags_max, len(VOCABULARY.tag_names))
+    def _produces(self, table: str) -> tuple[str, ...]:
+        return tuple(self.resolved[table].produced)
 
     def tables(self) -> list[TableGen]:
-        s, n = self.settings, self.n
-        default = s.batch_size_default
-        offset = self.id_offset
+        ds, s = self.layout, self.settings
+        n, default, offset = ds.n, s.batch_size_default, ds.id_offset
         top = (
             max(
                 offset["content_items_auto"] + n["content_items_auto"],
-                offset["generation_jobs"] + self.n_jobs,
-                offset["gen_source_stats"] + self.n_gen_source_stats - 4,
+                offset["generation_jobs"] + ds.n_jobs,
+                offset["gen_source_stats"] + ds.n_gen_source_stats - 4,
             )
             - 1
         )
@@ -163,14 +105,14 @@ class GenonautDataset(Dataset):
             TableGen(
                 "users",
                 n["users"],
-                _cols(models.users),
+                self._produces("users"),
                 default,
                 shared_keys=(self.context["admin_uuid"],),
             ),
             TableGen(
                 "tags",
                 n["tags"],
-                _cols(models.tags),
+                self._produces("tags"),
                 default,
                 shared_keys=TAG_TREE.ids,
                 on_conflict="remap",
@@ -178,7 +120,7 @@ class GenonautDataset(Dataset):
             TableGen(
                 "tag_parents",
                 len(TAG_TREE.edges),
-                _cols(models.tag_parents),
+                self._produces("tag_parents"),
                 default,
                 shared_keys=tuple(
                     f"{TAG_TREE.ids[c]}, {TAG_TREE.ids[p]}" for c, p in TAG_TREE.edges
@@ -188,7 +130,7 @@ class GenonautDataset(Dataset):
                 TableGen(
                     t,
                     n[t],
-                    _cols(getattr(models, t)),
+                    self._produces(t),
                     getattr(s, f"batch_size_{t}"),
                     key_ranges=_reserve("id", offset[t], n[t]),
                 )
@@ -196,20 +138,20 @@ class GenonautDataset(Dataset):
             ),
             TableGen(
                 "generation_jobs",
-                self.n_jobs,
-                _cols(models.generation_jobs, skip=jobs.NULL_COLUMNS),
+                ds.n_jobs,
+                self._produces("generation_jobs"),
                 default,
-                key_ranges=_reserve("id", offset["generation_jobs"], self.n_jobs),
+                key_ranges=_reserve("id", offset["generation_jobs"], ds.n_jobs),
             ),
             TableGen(
                 "content_tags",
-                self.n_content,
-                _cols(models.content_tags),
+                ds.n_content,
+                self._produces("content_tags"),
                 default,
-                fanout=(s.tags_per_item_min + self.tags_max) / 2,
+                fanout=(s.tags_per_item_min + ds.tags_max) / 2,
                 exploded=True,
                 # the content ids of both partitions: one contiguous reserved range
-                key_ranges=_reserve("content_id", offset["content_items"], self.n_content),
+                key_ranges=_reserve("content_id", offset["content_items"], ds.n_content),
                 # content_id has no FK (it points into either partition, by content_source)
                 references=tuple(
                     ReferenceSpec(
@@ -222,7 +164,31 @@ class GenonautDataset(Dataset):
                 ),
             ),
             *self._derived_tables(),
+            *self._plain_tables(),
+            *app_tables.declare(self.layout),
         ]
+
+    def _plain_tables(self) -> list[TableGen]:
+        """Spec tables with no manifest fields beyond their size (a table added to
+        ``genonaut.yaml`` needs no code here): exploded when their builder says so."""
+        named = {"users", "tags", "tag_parents", *CONTENT, "generation_jobs", "content_tags"}
+        named |= {"tag_cardinality_stats", "gen_source_stats"}
+        out = []
+        for name, table in self.resolved.items():
+            if name in named:
+                continue
+            fanout = table.spec.builder.fanout if table.spec.builder else None
+            out.append(
+                TableGen(
+                    name,
+                    self.gen.rows[name],
+                    self._produces(name),
+                    table.spec.batch_rows or self.settings.batch_size_default,
+                    fanout=fanout or 1.0,
+                    exploded=fanout is not None,
+                )
+            )
+        return out
 
     def _derived_tables(self) -> list[TableGen]:
         """One driving row each: the whole table is a function of all items."""
@@ -230,7 +196,7 @@ class GenonautDataset(Dataset):
             TableGen(
                 "tag_cardinality_stats",
                 1,
-                _cols(models.tag_cardinality_stats),
+                self._produces("tag_cardinality_stats"),
                 self.settings.batch_size_default,
                 fanout=2 * len(TAG_TREE.leaves),
                 exploded=True,
@@ -242,9 +208,9 @@ class GenonautDataset(Dataset):
             TableGen(
                 "gen_source_stats",
                 1,
-                _cols(models.gen_source_stats),
+                self._produces("gen_source_stats"),
                 self.settings.batch_size_default,
-                fanout=self.n_gen_source_stats,
+                fanout=self.layout.n_gen_source_stats,
                 exploded=True,
                 # ids 1-4 are shared (``derived``), the rest start at 5 + key_offset; no
                 # reserved range, so ``--append`` checks every staged id against the table
@@ -253,299 +219,70 @@ class GenonautDataset(Dataset):
         ]
 
     def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]:
-        idx = np.arange(start, stop, dtype=np.int64)
-        if table in CONTENT:
-            return self._content(table, idx)
-        if table == "generation_jobs":
-            return jobs.generation_jobs(self, idx)
-        if table in ("tag_cardinality_stats", "gen_source_stats"):
-            derive: Callable[[GenonautDataset], dict[str, pa.Array]] = getattr(derived, table)
-            return derive(self)
-        builder: Callable[[NDArray[np.int64]], dict[str, pa.Array]] = getattr(self, f"_{table}")
-        return builder(idx)
+        if table in app_tables.BUILDERS:  # the app tables: Python builders over the layout
+            return app_tables.BUILDERS[table](self.layout, np.arange(start, stop, dtype=np.int64))
+        return self.gen.build(table, start, stop)
 
-    # ------------------------------------------------------------------ shared pure functions
 
-    def stream(self, table: str, column: str) -> Stream:
-        return Stream.of(self.settings.seed, table, column)
+def genonaut_spec(ds: Layout) -> DatasetSpec:
+    """``genonaut.yaml`` with the settings written in (what ``seedgen generate genonaut`` runs)."""
+    s, raw = ds.settings, _raw_spec()
+    tables = raw["tables"]
+    del tables["content_items_all"]  # named for inference only (``--spec``): nothing to generate
+    for name in app_tables.BUILDERS:  # built by ``app_tables`` from the settings, not the spec
+        del tables[name]
+    window = {
+        "kind": "timestamp",
+        "start": s.window_start,
+        "end": s.window_end,
+        "timezone": s.timezone,
+    }
+    for table in ("users", "tags", *CONTENT):
+        tables[table]["columns"]["created_at"] = window
+    for table in ("users", *CONTENT):
+        tables[table]["rows"] = ds.n[table]
+    tables["tags"]["rows"] = len(TAG_TREE.slugs)
+    tables["tag_parents"]["rows"] = len(TAG_TREE.edges)
+    tables["users"]["columns"]["is_active"]["share"] = s.is_active_share
+    for table in CONTENT:
+        cols = tables[table]["columns"]
+        cols["id"]["start"] = ds.id_offset[table] - s.key_offset  # the engine adds key_offset
+        cols["images_dir"]["value"] = s.images_dir.rstrip("/")
+        cols["is_private"]["share"] = s.is_private_share
+    tables["generation_jobs"]["rows"] = ds.n_jobs
+    tables["generation_jobs"]["columns"]["id"]["start"] = (
+        ds.id_offset["generation_jobs"] - s.key_offset
+    )
+    tables["generation_jobs"]["columns"]["job_type"]["value"] = s.job_type
+    tables["content_tags"]["rows"] = ds.n_content
+    fanout = (s.tags_per_item_min + ds.tags_max) / 2
+    tables["content_tags"]["builder"]["fanout"] = max(fanout, 1e-3)  # > 0; no tags: no rows
+    tables["tag_cardinality_stats"]["builder"]["fanout"] = 2 * len(TAG_TREE.leaves)
+    tables["gen_source_stats"]["builder"]["fanout"] = ds.n_gen_source_stats
+    raw["params"] = spec_params(s, ds.context)
+    return parse_spec(raw, str(SPEC_FILE))
 
-    @cached_property
-    def window(self) -> tuple[int, int]:
-        """The date window as naive-UTC epoch seconds, inclusive."""
-        zone = ZoneInfo(self.settings.timezone)
-        lo = self.settings.window_start.replace(tzinfo=zone).astimezone(UTC)
-        hi = self.settings.window_end.replace(tzinfo=zone).astimezone(UTC)
-        return int(lo.timestamp()), int(hi.timestamp())
 
-    def in_window(self, table: str, column: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
-        lo, hi = self.window
-        return self.stream(table, column).integers(idx, lo, hi)
+def _raw_spec() -> dict[str, Any]:
+    """A fresh copy of the file's data (YAML anchors and merge keys expanded per use)."""
+    text = _spec_text()
+    data: dict[str, Any] = yaml.safe_load(text)
+    for table in data["tables"].values():  # unshare what anchors share, before patching
+        if "columns" in table:
+            table["columns"] = {k: dict(v) for k, v in table["columns"].items()}
+    return data
 
-    def later(
-        self, table: str, column: str, idx: NDArray[np.int64], since: NDArray[np.int64]
-    ) -> NDArray[np.int64]:
-        """A time uniform in [since, window end]."""
-        u = self.stream(table, column).uniform(idx)
-        return since + np.floor(u * (self.window[1] - since + 1)).astype(np.int64)
 
-    def user_ids(self, user_index: NDArray[np.int64]) -> pa.Array:
-        keyed = col.uuid4_strings(col.uuid_key_space(self.settings.seed, "users"), user_index)
-        return pc.if_else(pa.array(user_index == 0), self.context["admin_uuid"], keyed)
+@lru_cache(maxsize=1)
+def _spec_text() -> str:
+    return SPEC_FILE.read_text()
 
-    @cached_property
-    def tag_ids(self) -> pa.StringArray:
-        """By the app's rule (uuid5 of the slug), not seeded: every genonaut set and the app
-        itself name the same tag the same way, so appended sets share their tags."""
-        return pa.array(TAG_TREE.ids, pa.string())
 
-    @cached_property
-    def leaf_tag_ids(self) -> pa.StringArray:
-        """Ids of the 101 pool tags, the ones items carry (index = pool index)."""
-        return self.tag_ids[TAG_TREE.n_categories :]
-
-    @cached_property
-    def tag_weights(self) -> NDArray[np.float64]:
-        """Zipf popularity of the pool tags: the tag ranked r (a keyed permutation of the pool,
-        0-based) weighs (r + 1) ** -tag_popularity_exponent."""
-        pool = len(TAG_TREE.leaves)
-        rank = permute(np.arange(pool), pool, self.stream("tags", "popularity").key)
-        exponent = -self.settings.tag_popularity_exponent
-        return np.asarray(rank + 1.0, dtype=np.float64) ** exponent
-
-    n_sizes = len(RESOLUTIONS)
-
-    def resolution_index(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
-        return self.stream(table, "resolution").integers(idx, 0, len(RESOLUTIONS) - 1)
-
-    @staticmethod
-    def size_of(resolution: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Width and height of ``RESOLUTIONS[resolution]``."""
-        return _SIZES[0][resolution], _SIZES[1][resolution]
-
-    def item_size(
-        self, table: str, idx: NDArray[np.int64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        return self.size_of(self.resolution_index(table, idx))
-
-    def creator(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
-        """User row of item ``idx``: exactly ``admin_rows`` rows get the admin (row 0)."""
-        admin_rows = self.settings.admin_rows_per_content_table
-        is_admin = permute(idx, self.n[table], self.stream(table, "admin").key) < admin_rows
-        other = self.stream(table, "creator_id").integers(idx, 1, self.n["users"] - 1)
-        return np.where(is_admin, 0, other)
-
-    def item_tags(
-        self, table: str, idx: NDArray[np.int64]
-    ) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
-        s = self.settings
-        return col.sample_lists(
-            self.stream(table, "tags"),
-            idx,
-            len(TAG_TREE.leaves),
-            s.tags_per_item_min,
-            self.tags_max,
-            weights=self.tag_weights,
-        )
-
-    def completed_at(self, table: str, idx: NDArray[np.int64]) -> NDArray[np.int64]:
-        """When item ``idx``'s job completed; also the item's ``created_at``."""
-        return self.in_window(table, "completed_at", idx)
-
-    @cached_property
-    def _prompt_parts(self) -> dict[str, Any]:
-        s = self.settings
-        domains = s.domains()
-        lists = [VOCABULARY.domains[d] for d in domains]
-        general = VOCABULARY.general
-        vocab = pa.array([p for lst in lists for p in lst] + list(general), pa.string())
-        offsets = np.cumsum([0] + [len(lst) for lst in lists])
-        overlap = np.array([[g in set(lst) for g in general] for lst in lists])
-        return {
-            "vocab": vocab,
-            "domain_start": offsets[:-1],
-            "domain_len": np.diff(offsets),
-            "general_start": offsets[-1],
-            "general_allowed": ~overlap,
-            "templates": TemplateSet(s.prompt_templates, ["domain", "general"]),
-        }
-
-    def prompts(self, table: str, idx: NDArray[np.int64]) -> pa.StringArray:
-        """The prompt of row ``idx``: phrases of one domain plus general ones, via a template."""
-        s, parts = self.settings, self._prompt_parts
-        domain = self.stream(table, "prompt_domain").integers(idx, 0, len(parts["domain_len"]) - 1)
-        length = parts["domain_len"][domain]
-        width = int(parts["domain_len"].max())
-        allowed = np.arange(width)[None, :] < length[:, None]
-        off_d, pos_d = col.sample_lists(
-            self.stream(table, "prompt_domain_phrases"),
-            idx,
-            width,
-            s.domain_phrases_min,
-            np.minimum(s.domain_phrases_max, length),
-            allowed,
-        )
-        pos_d = pos_d + np.repeat(parts["domain_start"][domain], np.diff(off_d))
-        off_g, pos_g = col.sample_lists(
-            self.stream(table, "prompt_general_phrases"),
-            idx,
-            len(VOCABULARY.general),
-            s.general_phrases_min,
-            s.general_phrases_max,
-            parts["general_allowed"][domain],
-        )
-        templates: TemplateSet = parts["templates"]
-        which = self.stream(table, "prompt_template").integers(idx, 0, len(templates) - 1)
-        return templates.render(
-            which,
-            {
-                "domain": col.join_lists(off_d, pos_d, parts["vocab"], ", "),
-                "general": col.join_lists(
-                    off_g, pos_g + parts["general_start"], parts["vocab"], ", "
-                ),
-            },
-        )
-
-    # ------------------------------------------------------------------ tables
-
-    def _users(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
-        s, n = self.settings, self.n["users"]
-        first, last = _name_pools(s.seed)
-        rank = permute(np.maximum(idx - 1, 0), max(n - 1, 1), self.stream("users", "username").key)
-        combo, repeat = rank % (len(first) * len(last)), rank // (len(first) * len(last))
-        suffix = pc.if_else(pa.array(repeat > 0), pc.cast(pa.array(repeat), pa.string()), "")
-        generated = col.concat(
-            col.pick(first, combo % len(first)), ".", col.pick(last, combo // len(first)), suffix
-        )
-        is_admin = pa.array(idx == 0)
-        username = pc.if_else(is_admin, "admin", generated)
-        domain = col.pick(EMAIL_DOMAINS, self.stream("users", "email").integers(idx, 0, 2))
-        created = self.in_window("users", "created_at", idx)
-        off, tag_idx = col.sample_lists(
-            self.stream("users", "favorite_tags"),
-            idx,
-            len(TAG_TREE.leaves),
-            s.favorite_tags_min,
-            self.favorites_max,
-            weights=self.tag_weights,
-        )
-        return {
-            "id": self.user_ids(idx),
-            "username": username,
-            "email": col.concat(username, "@", domain),
-            "created_at": col.seconds_to_timestamp(created),
-            "updated_at": col.seconds_to_timestamp(self.later("users", "updated_at", idx, created)),
-            "preferences": col.concat(
-                '{"favorite_tags": ', col.json_arrays(off, tag_idx, _json_tag_names()), "}"
-            ),
-            "is_active": pa.array(
-                self.stream("users", "is_active").bernoulli(idx, s.is_active_share)
-            ),
-            "favorite_tag_ids": col.json_arrays(
-                off, tag_idx, col.concat('"', self.leaf_tag_ids, '"')
-            ),
-        }
-
-    def _tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
-        created = self.in_window("tags", "created_at", idx)
-        return {
-            "id": pc.take(self.tag_ids, pa.array(idx)),
-            "name": col.pick(TAG_TREE.slugs, idx),
-            "tag_metadata": pa.array(["{}"] * len(idx), pa.string()),
-            "created_at": col.seconds_to_timestamp(created),
-            "updated_at": col.seconds_to_timestamp(self.later("tags", "updated_at", idx, created)),
-        }
-
-    def _tag_parents(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
-        edges = np.asarray(TAG_TREE.edges, dtype=np.int64)[idx]
-        return {
-            "tag_id": pc.take(self.tag_ids, pa.array(edges[:, 0])),
-            "parent_id": pc.take(self.tag_ids, pa.array(edges[:, 1])),
-        }
-
-    def _content(self, table: str, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
-        s = self.settings
-        prompt = self.prompts(table, idx)
-        key = col.uuid_key_space(s.seed, f"{table}.content_data")
-        off, tag_idx = self.item_tags(table, idx)
-        metadata = col.concat(
-            '{"style": "',
-            col.pick(STYLES, self.stream(table, "style").integers(idx, 0, 2)),
-            '", "resolution": "',
-            col.pick(RESOLUTIONS, self.resolution_index(table, idx)),
-            '", "tags": ',
-            col.json_arrays(off, tag_idx, _json_tag_names()),
-            "}",
-        )
-        created = self.completed_at(table, idx)
-        quality = np.round(self.stream(table, "quality_score").uniform(idx), 2)
-        return {
-            "id": pa.array((idx + self.id_offset[table]).astype(np.int32)),
-            "title": pc.utf8_slice_codeunits(prompt, 0, 20),
-            "content_type": pa.array(["image"] * len(idx), pa.string()),
-            "content_data": col.concat(
-                s.images_dir.rstrip("/") + "/", col.uuid4_strings(key, idx), ".png"
-            ),
-            "item_metadata": metadata,
-            "creator_id": self.user_ids(self.creator(table, idx)),
-            "created_at": col.seconds_to_timestamp(created),
-            "updated_at": col.seconds_to_timestamp(self.later(table, "updated_at", idx, created)),
-            "quality_score": pa.array(quality),
-            "is_private": pa.array(
-                self.stream(table, "is_private").bernoulli(idx, s.is_private_share)
-            ),
-            "prompt": prompt,
-            "source_type": pa.array([SOURCES[table][0]] * len(idx), pa.string()),
-        }
-
-    def content_segments(
-        self, idx: NDArray[np.int64]
-    ) -> list[tuple[str, NDArray[np.int64], NDArray[np.int64]]]:
-        """Split driving rows over the two content tables: (table, driving rows, item rows)."""
-        n_items = self.n["content_items"]
-        out = []
-        for table, lo, hi in (
-            ("content_items", 0, n_items),
-            ("content_items_auto", n_items, self.n_content),
-        ):
-            sel = idx[(idx >= lo) & (idx < hi)]
-            if len(sel):
-                out.append((table, sel, sel - lo))
-        return out
-
-    def _content_tags(self, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
-        parts = []
-        for table, _rows, item in self.content_segments(idx):
-            off, tag_idx = self.item_tags(table, item)
-            per_item = np.diff(off)
-            ids = np.repeat(item + self.id_offset[table], per_item).astype(np.int32)
-            parts.append(
-                {
-                    "content_id": pa.array(ids),
-                    "content_source": pa.array([SOURCES[table][1]] * len(ids), pa.string()),
-                    "tag_id": pc.take(self.leaf_tag_ids, pa.array(tag_idx)),
-                }
-            )
-        return {k: pa.concat_arrays([p[k] for p in parts]) for k in parts[0]}
+@lru_cache(maxsize=1)
+def _infos() -> Any:
+    return table_infos(models.metadata)
 
 
 def _reserve(column: str, first: int, count: int) -> dict[str, list[int]]:
     """The key range ``count`` ids from ``first`` take; none for an empty table."""
     return {column: [first, first + count - 1]} if count else {}
-
-
-def _cols(table: Any, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
-    """Columns a builder produces: all but ``skip`` and nullable columns it leaves out."""
-    optional = {"path_thumb", "path_thumbs_alt_res"}
-    return tuple(c.name for c in table.columns if c.name not in skip | optional)
-
-
-@lru_cache(maxsize=1)
-def _json_tag_names() -> pa.StringArray:
-    return col.json_text_pool(TAG_TREE.leaves)
-
-
-def _name_pools(seed: int) -> tuple[list[str], list[str]]:
-    """Seeded Faker pools of distinct, lower-case ASCII first and last names."""
-    first = faker_pool(seed, "first_name", 4000)
-    last = faker_pool(seed, "last_name", 4000)
-    return first, last

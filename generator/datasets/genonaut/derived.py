@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from generator import columns as col
 
 if TYPE_CHECKING:
-    from generator.datasets.genonaut.dataset import GenonautDataset
+    from generator.datasets.genonaut.layout import Layout as GenonautDataset
 
 CONTENT_SOURCE = {"content_items": "regular", "content_items_auto": "auto"}
 _CHUNK = 32_768  # items per tag-sampling pass (bounds the values array)

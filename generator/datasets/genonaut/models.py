@@ -302,3 +302,7 @@ gen_source_stats = Table(
 
 #: Extensions the indexes need (trigram GiST).
 EXTENSIONS = ["pg_trgm", "btree_gin"]
+
+# The app's activity tables live in app_models, on this same metadata: imported here so that
+# ``models.metadata`` always holds every table of the app, whoever imports it first.
+from generator.datasets.genonaut import app_models  # noqa: E402, F401

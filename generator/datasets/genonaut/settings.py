@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from generator.datasets.genonaut.app_settings import AppTableSettings
 from generator.datasets.genonaut.vocabulary import VOCABULARY, canonical_domain
 from seedgen.settings import GenerateSettings
 
@@ -23,7 +24,7 @@ _RELATIVE = re.compile(r"now(?:-(\d+)([dh]))?")
 DEFAULT_TEMPLATES = ["{{ domain }}, {{ general }}", "{{ general }}, {{ domain }}"]
 
 
-class GenonautSettings(GenerateSettings):
+class GenonautSettings(AppTableSettings, GenerateSettings):
     images_dir: str = Field("data/images", min_length=1, description="prefix of content_data paths")
     batch_size_content_items: int = Field(2000, ge=1, description="rows per COPY batch")
     batch_size_content_items_auto: int = Field(2000, ge=1, description="rows per COPY batch")

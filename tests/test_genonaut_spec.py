@@ -1,0 +1,56 @@
+"""genonaut is a spec: the shipped ``genonaut.yaml`` runs standalone (``seedgen generate --spec``)
+once given an admin UUID, as a starting point for a user's own spec; a copy whose derived table
+sizes do not follow from its users and items is refused in one line naming the number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from generator.spec.dataset import prepare
+from seedgen.manifest import read_manifest
+from tests.conftest import ADMIN, ROOT, seedgen
+from tests.test_spec_load import make_spec_set
+
+SPEC = ROOT / "generator" / "datasets" / "genonaut" / "genonaut.yaml"
+SMALL = {"users": 20, "content_items": 60, "content_items_auto": 80, "content_tags": 140}
+
+
+def _copy(path: Path, **rows: int) -> Path:
+    data = yaml.safe_load(SPEC.read_text())
+    data["params"] = {"admin_uuid": ADMIN, "images_dir": "media/"}
+    for table, n in rows.items():
+        data["tables"][table]["rows"] = n
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_copy_with_a_wrong_derived_size_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    run = seedgen(
+        "generate", "--spec", str(_copy(tmp_path / "my.yaml", **SMALL)), "--out", str(out)
+    )
+    assert run.returncode != 0
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: table generation_jobs: rows 122,449 but the genonaut layout needs 143"
+    ], run.stderr
+    assert "set tables.generation_jobs.rows to 143" in run.stderr
+    assert not out.exists()
+
+
+def test_the_shipped_spec_generates_standalone(tmp_path: Path) -> None:
+    spec = _copy(tmp_path / "my.yaml", **SMALL, generation_jobs=143)
+    set_dir = make_spec_set(tmp_path / "set", spec)
+    counts = {t.name: t.rows for t in read_manifest(set_dir).tables}
+    assert {t: counts[t] for t in ("users", "content_items", "content_items_auto")} == {
+        "users": 20,
+        "content_items": 60,
+        "content_items_auto": 80,
+    }
+    assert counts["generation_jobs"] == 143 and counts["tags"] == 127
+    assert counts["content_items_all"] == 0  # the partitions hold the rows
+    assert counts["gen_source_stats"] <= 2 + 2 * 20  # sized from these users, not the defaults
+    resolved = prepare(spec)
+    assert resolved["params"]["images_dir"] == "media/"
