@@ -126,11 +126,12 @@ def _sort(metadata: MetaData) -> list[tuple[Table | None, list[ForeignKeyConstra
     return list(sort_tables_and_constraints(tables))  # type: ignore[no-untyped-call]
 
 
-def compile_ddl(metadata: MetaData) -> list[dict[str, object]]:
+def compile_ddl(metadata: MetaData, only: set[str] | None = None) -> list[dict[str, object]]:
     """Per table, in dependency order, the statements that create it with its indexes.
 
     The loader runs these for ``--create-schema`` without importing any model code, so the
-    shard set carries everything a fresh database needs.
+    shard set carries everything a fresh database needs. ``only``: the set's tables (and
+    partitions); the sequences go with the first of them, whichever tables are left out.
     """
     out: list[dict[str, object]] = []
     sequences = [
@@ -144,7 +145,7 @@ def compile_ddl(metadata: MetaData) -> list[dict[str, object]]:
         deferred.setdefault(table_key(fk.table), []).append(add)
     schemas: set[str] = set()
     for table, inline in ordered:
-        if table is None:
+        if table is None or (only is not None and table_key(table) not in only):
             continue
         statements = list(sequences) if not out else []
         if table.schema not in (None, "public", *schemas):  # its schema, once, before its first
@@ -164,8 +165,8 @@ def compile_ddl(metadata: MetaData) -> list[dict[str, object]]:
         out.append({"table": table_key(table), "statements": statements})
     from generator.spec.partitions import ddl  # partitions of reflected parents, after them
 
-    out += [ddl(part) for part in metadata.info.get("partitions", ())]
-    return out
+    parts = [ddl(part) for part in metadata.info.get("partitions", ())]
+    return out + [d for d in parts if only is None or d["table"] in only]
 
 
 def table_key(table: Table) -> str:

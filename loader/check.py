@@ -22,7 +22,7 @@ from psycopg import sql
 from loader import append, catalog, ledger, objects, post_load
 from loader.append import TablePlan
 from loader.session import connect, pg_message
-from loader.setcheck import verify_set
+from loader.setcheck import set_rows, verify_set
 from loader.target import parse_target
 from seedgen.errors import LoadError
 from seedgen.manifest import Manifest, set_identities
@@ -101,10 +101,7 @@ def _counts(cur: psycopg.Cursor, manifest: Manifest, report: VerifyReport) -> No
     for table in manifest.tables:
         if table.name in derived:  # its rows are what the set's post-load steps derived
             continue
-        row = cur.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.qualified))
-        ).fetchone()
-        got = row[0] if row else None
+        got = set_rows(cur, manifest, table)
         extra = later.get(table.name, 0)
         expected = table.rows + extra
         more = f" + {extra} appended later" if extra else ""

@@ -54,7 +54,7 @@ from loader.pool import Pool, Task
 from loader.repair import clear_tables, repair
 from loader.restore import require, restore, serial, taken
 from loader.session import connect, create_database, lock, pg_message
-from loader.setcheck import non_empty_tables, verify_live, verify_set
+from loader.setcheck import non_empty_tables, set_rows, verify_live, verify_set
 from loader.target import Target, parse_target
 from seedgen.errors import LoadError, SchemaMismatchError, SeedgenError
 from seedgen.manifest import (
@@ -655,13 +655,10 @@ def _check_counts(cur: psycopg.Cursor, manifest: Manifest, derived: set[str]) ->
     for table in manifest.tables:
         if table.name in derived:
             continue
-        row = cur.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.qualified))
-        ).fetchone()
-        if row is None or row[0] != table.rows:
+        rows = set_rows(cur, manifest, table)
+        if rows != table.rows:
             raise LoadError(
-                f"table {table.name}: {row[0] if row else '?'} rows after COPY, "
-                f"manifest says {table.rows}"
+                f"table {table.name}: {rows} rows after COPY, manifest says {table.rows}"
             )
 
 

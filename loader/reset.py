@@ -108,7 +108,9 @@ class _Reset:
     ) -> None:
         self.ctl, self.set_dir, self.manifest = ctl, set_dir, manifest
         self.scope, self.dry_run = scope, dry_run
-        self.tables = scoped_tables(manifest, scope)
+        # a table the set puts no rows in has nothing to remove (a partitioned parent whose
+        # rows are its partitions', with no primary key of its own, is one)
+        self.tables = [t for t in scoped_tables(manifest, scope) if t.rows]
         self.steps = post_load.check(manifest)  # refused before anything is deleted
 
     def run(self, dbname: str) -> _Outcome:

@@ -165,3 +165,25 @@ def non_empty_tables(cur: psycopg.Cursor, manifest: Manifest) -> list[str]:
         if row and row[0]:
             busy.append(table.name)
     return busy
+
+
+_OWN_ROWS = sql.SQL(
+    "SELECT count(*) FROM {} WHERE tableoid <> ALL(ARRAY("
+    " SELECT leaf.relid FROM pg_partition_tree(%s::regclass) d"
+    " JOIN unnest(%s::text[], %s::text[]) o(s, n)"
+    "   ON d.level > 0 AND d.relid = to_regclass(quote_ident(o.s) || '.' || quote_ident(o.n))"
+    " CROSS JOIN LATERAL pg_partition_tree(d.relid) leaf))"
+)
+
+
+def set_rows(cur: psycopg.Cursor, manifest: Manifest, table: TableSpec) -> int:
+    """The rows ``table`` holds as a table of the set: a partitioned parent's rows without
+    those of its partitions that are set tables of their own (a set may fill the parent and
+    let PostgreSQL route its rows, or fill each partition and give the parent none)."""
+    others = [t.qualified for t in manifest.tables if t.name != table.name]
+    name = sql.Identifier(*table.qualified)
+    row = cur.execute(
+        _OWN_ROWS.format(name),
+        (name.as_string(cur), [s for s, _ in others], [n for _, n in others]),
+    ).fetchone()
+    return int(row[0]) if row else 0

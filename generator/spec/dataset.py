@@ -57,11 +57,7 @@ def prepare(
     names = {t.name for t in resolved}
     seen: set[str] = set()
     partitions = {p.key for p in metadata.info.get("partitions", ())}
-    ddl = [
-        _with_enums(d, metadata, seen)
-        for d in schema.compile_ddl(metadata)
-        if d["table"] in names | partitions
-    ]
+    ddl = [_with_enums(d, metadata, seen) for d in schema.compile_ddl(metadata, names | partitions)]
     return {
         "name": spec.dataset,
         "extensions": spec.extensions,
