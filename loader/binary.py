@@ -68,15 +68,15 @@ def kinds(table: TableSpec) -> list[str] | None:
     return out
 
 
-def suits(table: TableSpec, path: Path) -> bool:
+def suits(table: TableSpec, source: Path | pa.NativeFile) -> bool:
     """Whether this Parquet shard can go as binary COPY (reads only its uuid columns)."""
     columns = kinds(table)
-    if columns is None or pq.ParquetFile(path).num_row_groups == 0:
+    if columns is None or pq.ParquetFile(source).num_row_groups == 0:
         return False
     uuids = _uuid_names(table, columns)
     if not uuids:
         return True
-    read = pq.ParquetFile(path, read_dictionary=uuids).read(columns=uuids)
+    read = pq.ParquetFile(source, read_dictionary=uuids).read(columns=uuids)
     return all(_uuid_column(read.column(name)) is not None for name in uuids)
 
 
@@ -134,14 +134,16 @@ def _encoders(schema: pa.Schema, columns: list[str]) -> dict[str, Any]:
 TRAILER = b"\xff\xff"  # binary COPY's end: a tuple of -1 fields
 
 
-def batches(table: TableSpec, path: Path) -> Iterator[tuple[int, bytes]]:
+def batches(
+    table: TableSpec, source: Path | pa.NativeFile, name: str
+) -> Iterator[tuple[int, bytes]]:
     """(rows, binary COPY bytes) per row group: the header comes with the first, the trailer
     with the last. pgpq buffers every tuple until ``finish``, so each row group gets its own
     encoder, finished (its tuples flushed) with its trailer cut off: bytes stream group by group
     and the progress counts them. Call only for a shard ``suits`` accepted."""
     columns = kinds(table)
     assert columns is not None
-    reader = pq.ParquetFile(path, read_dictionary=_uuid_names(table, columns))
+    reader = pq.ParquetFile(source, read_dictionary=_uuid_names(table, columns))
     groups = reader.num_row_groups
     assert groups > 0  # ``suits`` refuses a shard without row groups
     for group in range(groups):
@@ -150,7 +152,7 @@ def batches(table: TableSpec, path: Path) -> Iterator[tuple[int, bytes]]:
             if kind == "uuid":
                 converted = _uuid_column(data.column(i))
                 if converted is None:  # the file changed since ``suits`` read it
-                    raise LoadError(f"{path.name}: a uuid column changed while it was loaded")
+                    raise LoadError(f"{name}: a uuid column changed while it was loaded")
                 data = data.set_column(i, data.schema.field(i).with_type(pa.binary(16)), converted)
         builders = _encoders(data.schema, columns)
         encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(data.schema, builders)
@@ -158,7 +160,7 @@ def batches(table: TableSpec, path: Path) -> Iterator[tuple[int, bytes]]:
         body = b"".join(bytes(encoder.write_batch(batch)) for batch in data.to_batches())
         tail = bytes(encoder.finish())
         if not tail.endswith(TRAILER):
-            raise LoadError(f"{path.name}: the binary encoder ended without its trailer")
+            raise LoadError(f"{name}: the binary encoder ended without its trailer")
         if group < groups - 1:
             tail = tail[: -len(TRAILER)]
         yield data.num_rows, (head if group == 0 else b"") + body + tail

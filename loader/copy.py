@@ -7,21 +7,28 @@ from Arrow by pgpq's Rust encoder; otherwise (or if a uuid column holds a value 
 canonical form) pyarrow's C++ CSV writer makes ``FORMAT csv`` bytes. CSV shards are streamed as
 they are, in 1 MiB blocks, with ``HEADER MATCH`` so PostgreSQL itself checks the header against
 the column list. No per-row Python runs on these paths.
+
+A shard is read into memory once (memory bounded by the shard size) and its sha256 checked on
+those very bytes before any of them is sent: the set was verified before the load, but a file
+swapped or edited since (a shard set may come from someone else) must not load unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from loader import binary
+from seedgen.errors import LoadError
 from seedgen.manifest import TableSpec
 
 CSV_BLOCK = 1 << 20
@@ -43,14 +50,27 @@ def copy_statement(
     )
 
 
-def parquet_batches(path: Path) -> Iterator[tuple[int, bytes]]:
+def parquet_batches(source: pa.NativeFile) -> Iterator[tuple[int, bytes]]:
     """(rows, CSV bytes) per row group."""
-    reader = pq.ParquetFile(path)
+    reader = pq.ParquetFile(source)
     for group in range(reader.num_row_groups):
         batch = reader.read_row_group(group)
         buf = io.BytesIO()
         pacsv.write_csv(batch, buf, _NO_HEADER)
         yield batch.num_rows, buf.getvalue()
+
+
+def read_verified(path: Path, sha256: str) -> bytes:
+    """The shard's bytes, refused unless they hash to what the manifest says."""
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise LoadError(
+            f"{path.name}: the file changed since the set was verified (sha256 mismatch); "
+            "nothing of it was loaded",
+            hint="restore or re-copy the set (`seedgen verify SET` checks it), then run the "
+            "same command again",
+        )
+    return data
 
 
 def copy_shard(
@@ -60,26 +80,30 @@ def copy_shard(
     fmt: str,
     rows: int,
     on_batch: Callable[[int, int], None],
+    *,
+    sha256: str,
     into: tuple[str, str] | None = None,
 ) -> None:
-    """COPY one shard; ``on_batch(rows, bytes)`` after each batch (CSV: once, at the end)."""
+    """COPY one shard whose bytes hash to ``sha256``; ``on_batch(rows, bytes)`` after each
+    batch (CSV: once, at the end)."""
+    data = read_verified(path, sha256)
     # The queued writer sends from a background thread, so pyarrow (which releases the GIL)
     # converts the next row group while the previous one is on the wire.
     writer = QueuedLibpqWriter(cur)
-    if fmt == "parquet" and binary.suits(table, path):
+    if fmt == "parquet" and binary.suits(table, pa.BufferReader(data)):
         with cur.copy(copy_statement(table, False, into, "binary"), writer=writer) as copy:
-            for batch_rows, data in binary.batches(table, path):
-                copy.write(data)
-                on_batch(batch_rows, len(data))
+            for batch_rows, chunk in binary.batches(table, pa.BufferReader(data), path.name):
+                copy.write(chunk)
+                on_batch(batch_rows, len(chunk))
         return
     with cur.copy(copy_statement(table, fmt == "csv", into), writer=writer) as copy:
         if fmt == "parquet":
-            for batch_rows, data in parquet_batches(path):
-                copy.write(data)
-                on_batch(batch_rows, len(data))
+            for batch_rows, chunk in parquet_batches(pa.BufferReader(data)):
+                copy.write(chunk)
+                on_batch(batch_rows, len(chunk))
         else:
-            with path.open("rb") as fh:
-                while block := fh.read(CSV_BLOCK):
-                    copy.write(block)
+            view = memoryview(data)
+            for start in range(0, len(view), CSV_BLOCK):
+                copy.write(view[start : start + CSV_BLOCK])
     if fmt != "parquet":
-        on_batch(rows, path.stat().st_size)
+        on_batch(rows, len(data))

@@ -499,6 +499,7 @@ class _Load:
                     self.manifest.format,
                     shard.rows,
                     lambda rows, nbytes: self._on_batch(table, rows, nbytes),
+                    sha256=shard.sha256,
                     into=into,
                 )
                 ledger.mark_shard(cur, load_id, table.name, number, shard.rows)

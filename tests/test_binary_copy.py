@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from loader import binary
 from loader.copy import copy_shard
-from seedgen.manifest import ColumnSpec, ShardSpec, TableSpec
+from seedgen.manifest import ColumnSpec, ShardSpec, TableSpec, sha256_file
 
 COLUMNS = [  # (name, PostgreSQL type, Arrow type)
     ("id", "integer", pa.int32()),
@@ -99,7 +99,15 @@ def _load(url: str, table: TableSpec, path: Path, use_binary: bool) -> list[tupl
         if not use_binary:
             binary.suits = lambda *_: False  # type: ignore[assignment]
         try:
-            copy_shard(conn.cursor(), table, path, "parquet", table.rows, lambda r, b: None)
+            copy_shard(
+                conn.cursor(),
+                table,
+                path,
+                "parquet",
+                table.rows,
+                lambda r, b: None,
+                sha256=sha256_file(path),
+            )
         finally:
             binary.suits = suits  # type: ignore[assignment]
         return conn.execute("SELECT t::text FROM t ORDER BY 1").fetchall()
@@ -153,7 +161,8 @@ def test_a_non_canonical_uuid_sends_the_shard_as_csv(
     with psycopg.connect(url) as conn:
         conn.execute("CREATE TABLE t (id integer, ref uuid)")
         try:
-            copy_shard(conn.cursor(), table, path, "parquet", 2, lambda r, b: None)
+            digest = sha256_file(path)
+            copy_shard(conn.cursor(), table, path, "parquet", 2, lambda r, b: None, sha256=digest)
         except psycopg.errors.InvalidTextRepresentation:
             assert spelling in ("%s ", "x%s")  # PostgreSQL itself refuses these
             return

@@ -20,12 +20,14 @@ from typing import Any
 
 import psycopg
 import psycopg.conninfo
+import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
 from loader import ddl
+from loader.load import LoadOptions, load_set
 from seedgen import devdb, untrusted
-from seedgen.errors import ManifestError
+from seedgen.errors import ManifestError, SeedgenError
 from seedgen.manifest import MANIFEST_NAME, read_manifest
 from tests.conftest import ADMIN, SCHEMA_SQL, fetch, make_set, seedgen
 
@@ -532,6 +534,34 @@ def test_verify_checks_shard_checksums(base_sets: dict[str, Path], tmp_path: Pat
     result = seedgen("verify", str(set_dir), "--database-url", url)
     assert result.returncode == 3, result.stderr
     assert re.search(r"^error: table tags, shard 00000 .*sha256 mismatch", result.stderr, re.M)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_shard_changed_after_verification_loads_nothing(
+    fmt: str, base_sets: dict[str, Path], tmp_path: Path, make_db
+) -> None:
+    """The set is hashed before the load, then each shard again on the very bytes COPY sends:
+    a file rewritten in between (same rows, other bytes) is refused, none of it loaded, and the
+    failed initial load leaves every table empty with its indexes back."""
+    set_dir = shutil.copytree(base_sets[fmt], tmp_path / "set")
+    url = make_db()
+    indexes = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+    before = fetch(url, indexes)
+    shard = set_dir / _manifest(set_dir)["tables"][0]["shards"][0]["file"]
+
+    def swap_after_verify(message: str) -> None:
+        if message.startswith("verified ") and fmt == "csv":  # hashed: COPY has not started
+            shard.write_bytes(shard.read_bytes().replace(b"\n", b"\r\n", 1))
+        elif message.startswith("verified "):  # the same rows, other bytes: a valid file
+            pq.write_table(pq.read_table(shard), shard, compression="gzip")
+
+    with pytest.raises(SeedgenError) as caught:
+        load_set(set_dir, url, LoadOptions(), echo=swap_after_verify)
+    assert "the file changed since the set was verified" in str(caught.value), caught.value
+    assert shard.name in str(caught.value)
+    for table in read_manifest(set_dir).tables:
+        assert fetch(url, f"SELECT count(*) FROM {table.name}") == [(0,)]  # noqa: S608
+    assert fetch(url, indexes) == before and len(before) > 100
 
 
 # ----------------------------------------------------------------------------- the allow-list
