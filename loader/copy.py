@@ -65,8 +65,7 @@ def read_verified(path: Path, sha256: str) -> bytes:
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
         raise LoadError(
-            f"{path.name}: the file changed since the set was verified (sha256 mismatch); "
-            "nothing of it was loaded",
+            f"{path.name}: the file changed since the set was verified (sha256 mismatch)",
             hint="restore or re-copy the set (`seedgen verify SET` checks it), then run the "
             "same command again",
         )

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
 from loader import append, ledger
 from loader.append import TablePlan
+from loader.copy import read_verified
 from seedgen.errors import SchemaMismatchError
 from seedgen.manifest import Manifest, TableSpec
 
@@ -74,12 +76,12 @@ def stage_keys(
         stage, sql.SQL(", ").join(pk)
     )
     for shard in table.shards:
-        path = set_dir / shard.file
+        data = pa.BufferReader(read_verified(set_dir / shard.file, shard.sha256))
         if manifest.format == "parquet":
-            keys = pq.read_table(path, columns=columns)
+            keys = pq.read_table(data, columns=columns)
         else:
             keys = pacsv.read_csv(
-                path, convert_options=pacsv.ConvertOptions(include_columns=columns)
+                data, convert_options=pacsv.ConvertOptions(include_columns=columns)
             )
         buf = io.BytesIO()
         pacsv.write_csv(keys, buf, pacsv.WriteOptions(include_header=False))
