@@ -11,6 +11,7 @@ import psycopg.conninfo
 from psycopg import sql
 
 from loader.target import Target
+from seedgen import devdb
 from seedgen.errors import LoadError
 
 LOCK_KEY = "seedgen.load"
@@ -32,8 +33,19 @@ def connect(target: Target) -> psycopg.Connection:
             f"cannot connect to {target}: {pg_message(exc)}",
             hint="`seedgen load SET --database-url URL --create-database` creates it"
             if missing
-            else "check the URL and that the server is running",
+            else no_server_hint(target),
         ) from None
+
+
+def no_server_hint(target: Target) -> str:
+    """What to do when no server answers at the URL: the embedded one, if it runs here."""
+    embedded = devdb.embedded_url(target.dbname)
+    if embedded:
+        return f"check the URL; this directory's embedded server runs: use {embedded}"
+    return (
+        "check the URL and that the server is running (no server? `seedgen demo` starts an "
+        "embedded one and prints its URL)"
+    )
 
 
 def lock(conn: psycopg.Connection, wait: str = LOCK_WAIT) -> None:
@@ -69,5 +81,14 @@ def create_database(target: Target) -> bool:
                 return False
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
             return True
+    except psycopg.OperationalError as exc:  # no server, or no answer: nothing was written
+        raise LoadError(
+            f"cannot create database {target.dbname}: {pg_message(exc)}",
+            hint=no_server_hint(target),
+        ) from None
     except psycopg.Error as exc:
-        raise LoadError(f"cannot create database {target.dbname}: {pg_message(exc)}") from None
+        raise LoadError(
+            f"cannot create database {target.dbname}: {pg_message(exc)}",
+            hint="the URL's user needs CREATEDB (or create the database yourself), then run the "
+            "same command again",
+        ) from None

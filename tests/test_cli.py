@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -130,6 +132,36 @@ def test_load_refuses_unsafe_name_with_exit_code(tmp_path: Path, small_set: Path
     assert result.returncode == 4
     assert result.stderr.startswith("error: refusing database 'prod'")
     assert "pw" not in result.stderr.replace("--allow-any-name", "")
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_no_server_at_the_url_says_how_to_get_one(
+    small_set: Path, tmp_path: Path, create: bool
+) -> None:
+    """No server answers (a closed port): one error line, a hint that names the embedded
+    server (started by ``seedgen demo``), never ``repair`` (nothing was written)."""
+    url = "postgresql://127.0.0.1:1/nobody_here_test"
+    extra = ["--create-database"] if create else []
+    run = seedgen("load", str(small_set), "--database-url", url, *extra, cwd=tmp_path)
+    assert run.returncode != 0
+    lines = [line for line in run.stderr.splitlines() if line.startswith(("error:", "hint:"))]
+    assert [line.split(":")[0] for line in lines] == ["error", "hint"], run.stderr
+    assert "Connection refused" in lines[0] and "seedgen demo" in lines[1], run.stderr
+    assert "repair" not in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_no_server_at_the_url_names_a_running_embedded_server(
+    small_set: Path, tmp_path: Path
+) -> None:
+    """When this directory's embedded server runs (its pid file names a live process), the
+    hint gives the URL of the database on it."""
+    pg = tmp_path / ".seedgen" / "pg"
+    pg.mkdir(parents=True)
+    (pg / "postmaster.pid").write_text(f"{os.getpid()}\n")
+    url = "postgresql://127.0.0.1:1/nobody_here_test"
+    run = seedgen("load", str(small_set), "--database-url", url, cwd=tmp_path)
+    wanted = f"use postgresql://postgres@/nobody_here_test?host={quote(str(pg.resolve()))}"
+    assert run.returncode != 0 and wanted in run.stderr, run.stderr
 
 
 def test_readme_documents_the_commands() -> None:
