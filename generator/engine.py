@@ -86,13 +86,14 @@ def describe_plan(plan: Plan, echo: Reporter) -> None:
         f"{ds.settings.workers()} worker(s)"
     )
     total = 0
+    width = max([20, *(len(table.name) for table in plan.tables)])
     for table in plan.tables:
         size = estimate_bytes(ds, table, fmt)
         total += size
         deps = ", ".join(table.depends_on) or "-"
         approx = "~" if table.gen.exploded else ""
         echo.summary(
-            f"  {table.name:<20} {approx}{table.expected_rows:>12,} rows  "
+            f"  {table.name:<{width}} {approx}{table.expected_rows:>12,} rows  "
             f"{len(table.shards):>4} shard(s)  ~{_mb(size)}  after: {deps}"
         )
     echo.summary(f"  total ~{plan.expected_rows:,} rows, ~{_mb(total)}")
@@ -145,8 +146,9 @@ def _summary(manifest: Manifest, out: Path, elapsed: float, echo: Reporter) -> N
         shards={spec.name: len(spec.shards) for spec in manifest.tables},
         elapsed=round(elapsed, 3),
     )
+    width = max([20, *(len(spec.name) for spec in manifest.tables)])
     for spec in manifest.tables:
-        echo.summary(f"  {spec.name:<20} {spec.rows:>12,} rows  {len(spec.shards)} shard(s)")
+        echo.summary(f"  {spec.name:<{width}} {spec.rows:>12,} rows  {len(spec.shards)} shard(s)")
 
 
 def _commit(partial: Path, out: Path) -> None:

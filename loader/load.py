@@ -686,15 +686,16 @@ def _summary(report: LoadReport, echo: Reporter, *, failed: bool) -> None:
         if report.inserted:
             total = sum(report.inserted.values())
         echo.summary(f"loaded {total:,} rows in {report.elapsed:.1f}s ({steps})", **fields)
+    width = max([20, *(len(name) for name in report.rows)])
     for name, rows in report.rows.items():
         if name in report.inserted:
             left = ", ".join(f"{n:,} {why}" for why, n in sorted(report.left_out[name].items()))
             echo.summary(
-                f"  {name:<20} {report.inserted[name]:>12,} inserted"
+                f"  {name:<{width}} {report.inserted[name]:>12,} inserted"
                 + (f" (of {rows:,} staged; left out: {left})" if left else "")
             )
         else:
-            echo.summary(f"  {name:<20} {rows:>12,}")
+            echo.summary(f"  {name:<{width}} {rows:>12,}")
     for line in report.warnings:
         echo.warning(line)
     for seq, value in report.sequences:

@@ -199,6 +199,7 @@ def _report(
 ) -> None:
     """Counts, printed once the work is committed (or, in a dry run, rolled back)."""
     verb = "would delete" if dry_run else "deleted"
+    width = max([20, *(len(t.name) for t in manifest.tables)])
     for table in reversed(scoped_tables(manifest, scope)):
         how = ""
         if table.name in out.truncated:
@@ -206,7 +207,7 @@ def _report(
         kept = out.kept.get(table.name, 0)
         note = f" (kept {kept:,} shared with another load)" if kept else ""
         count = out.counts.get(table.name, 0)
-        echo.summary(f"  {table.name:<20} {verb} {count:>12,} rows{how}{note}")
+        echo.summary(f"  {table.name:<{width}} {verb} {count:>12,} rows{how}{note}")
     echo.summary(
         f"{'dry run: would delete' if dry_run else 'reset: deleted'} "
         f"{sum(out.counts.values()):,} rows of set {manifest.dataset} (seed {manifest.seed}), "
