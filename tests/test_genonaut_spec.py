@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from generator.datasets.genonaut import app_tables
 from generator.spec.dataset import prepare
 from seedgen.manifest import read_manifest
 from tests.conftest import ADMIN, ROOT, scalar, seedgen
@@ -22,6 +23,9 @@ def _copy(path: Path, **rows: int) -> Path:
     data["params"] = {"admin_uuid": ADMIN, "images_dir": "media/"}
     for table, n in rows.items():
         data["tables"][table]["rows"] = n
+    if "content_items" in rows:  # the auto items' ids follow the items' (one contiguous range)
+        auto = data["tables"]["content_items_auto"]["columns"]
+        auto["id"] = {**auto["id"], "start": 3_000_000 + rows["content_items"]}
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -67,6 +71,8 @@ def test_a_standalone_copy_loads_verifies_resets_and_loads_again(tmp_path: Path,
     load = ("load", str(set_dir), "--database-url", url)
     first = seedgen(*load, "--create-schema")
     assert first.returncode == 0, first.stderr
+    for table in app_tables.BUILDERS:  # the app's activity tables come with the spec too
+        assert scalar(url, f"SELECT count(*) FROM {table}") > 0, table  # noqa: S608
     assert scalar(url, "SELECT last_value FROM content_items_id_seq") >= 3_000_000
     done = seedgen("verify", str(set_dir), "--database-url", url)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -77,3 +83,20 @@ def test_a_standalone_copy_loads_verifies_resets_and_loads_again(tmp_path: Path,
     assert again.returncode == 0, again.stderr
     assert scalar(url, "SELECT count(*) FROM content_items_all") == 140  # 60 + 80, by partition
     assert seedgen("verify", str(set_dir), "--database-url", url).returncode == 0
+
+
+def test_a_copy_whose_ids_leave_a_gap_is_one_line(tmp_path: Path) -> None:
+    """The auto items' ids must follow the items' (the builders and content_tags assume it)."""
+    spec = _copy(tmp_path / "my.yaml", **SMALL, generation_jobs=143)
+    data = yaml.safe_load(spec.read_text())
+    data["tables"]["content_items_auto"]["columns"]["id"]["start"] = 3_020_000
+    spec.write_text(yaml.safe_dump(data))
+    out = tmp_path / "set"
+    run = seedgen("generate", "--spec", str(spec), "--out", str(out))
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert run.returncode != 0 and errors == [
+        "error: table content_items_auto, column id: start 3,020,000 but the genonaut layout "
+        "needs 3,000,060"
+    ], run.stderr
+    assert "set tables.content_items_auto.columns.id.start to 3000060" in run.stderr
+    assert not out.exists()

@@ -173,21 +173,7 @@ class SpecDataset(Dataset):
 
     def tables(self) -> list[TableGen]:
         default = self.settings.batch_size_default
-        return [
-            TableGen(
-                t.name,
-                self.gen.rows[t.name],
-                tuple(t.produced),
-                t.spec.batch_rows or default,
-                fanout=_fanout(t) or 1.0,
-                exploded=_fanout(t) is not None,
-                key_ranges=self._key_ranges(t),
-                shared_keys=tuple(t.spec.shared_keys),
-                on_conflict=t.spec.on_conflict,
-                schema_name=split_key(t.name)[0],
-            )
-            for t in self.resolved
-        ]
+        return [table_gen(t, self.gen, default, self._key_ranges(t)) for t in self.resolved]
 
     def _key_ranges(self, table: ResolvedTable) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
@@ -218,6 +204,29 @@ class SpecDataset(Dataset):
 
     def post_load(self) -> list[str]:
         return list(self.context.get("post_load", []))
+
+
+def table_gen(
+    t: ResolvedTable, gen: Generator, batch: int, key_ranges: dict[str, list[int]] | None = None
+) -> TableGen:
+    """How the engine drives a spec table: its spec, and for a builder that returned a
+    ``BuiltTable`` the plan fields its code computed (those win)."""
+    built = gen.built.get(t.name)
+    fanout = built.fanout if built is not None and built.fanout is not None else _fanout(t)
+    return TableGen(
+        t.name,
+        gen.rows[t.name],
+        tuple(t.produced),
+        t.spec.batch_rows or batch,
+        fanout=fanout or 1.0,
+        exploded=fanout is not None,
+        key_ranges=(built.key_ranges if built else {}) or dict(key_ranges or {}),
+        shared_keys=(built.shared_keys if built else ()) or tuple(t.spec.shared_keys),
+        on_conflict=t.spec.on_conflict,
+        references=built.references if built else (),
+        schema_name=split_key(t.name)[0],
+        omit=built.omit if built else (),
+    )
 
 
 def _fanout(table: ResolvedTable) -> float | None:

@@ -62,7 +62,9 @@ def _merge(
             "columns": {} if given.builder else {**base.columns, **given.columns},
         }
     )
-    if "per_parent" in given.model_fields_set:
+    if given.builder:  # it sizes the table: the spec's rows, or the builder's own count
+        merged = merged.model_copy(update={"per_parent": None, "rows": given.rows})
+    elif "per_parent" in given.model_fields_set:
         merged = merged.model_copy(update={"rows": None})
     elif "rows" in given.model_fields_set:  # the spec's row count wins over inferred groups
         merged = merged.model_copy(update={"per_parent": None})

@@ -23,8 +23,10 @@ from numpy.typing import NDArray
 
 from generator.rng import Stream
 from generator.spec import values
+from generator.spec.registry import BuiltTable
 from generator.spec.resolve import ResolvedTable
 from generator.spec.types import PgType, int_limit, text_limit
+from seedgen.errors import SpecError
 
 I64 = NDArray[np.int64]
 Fn = Callable[["Frame"], pa.Array]
@@ -81,6 +83,7 @@ class Generator:
         self.rows: dict[str, int] = {}
         self.fns: dict[str, dict[str, Fn]] = {}
         self.builders: dict[str, Callable[[I64], dict[str, pa.Array]]] = {}
+        self.built: dict[str, BuiltTable] = {}  # builders' own plan fields (rows, key ranges)
         self.samplers: dict[tuple[str, str], Any] = {}  # list columns, for exploded tables
         for t in tables:  # fixed sizes first: named code or an FK cycle may read any size
             if t.spec.per_parent is None:
@@ -98,7 +101,20 @@ class Generator:
             }
         for t in tables:  # after every table is sized: a builder may aggregate any of them
             if t.spec.builder is not None:
-                self.builders[t.name] = self._builder(t)
+                made = self._builder(t)
+                if isinstance(made, BuiltTable):
+                    self.built[t.name] = made
+                    self.builders[t.name] = made.build
+                    if made.rows is not None:
+                        self.rows[t.name] = made.rows
+                else:
+                    self.builders[t.name] = made
+                if t.spec.rows is None and (not isinstance(made, BuiltTable) or made.rows is None):
+                    raise SpecError(
+                        f"table {t.name}: no row count (its builder {t.spec.builder.name} "
+                        "computes none)",
+                        hint="add rows: N (the builder's driving rows)",
+                    )
 
     def _counter(self, table: ResolvedTable) -> Callable[[I64], I64]:
         """Children of each parent row: a count distribution (capped by the candidates of a
@@ -128,7 +144,7 @@ class Generator:
         frame = self.frame(table, idx)
         return {col: frame.get(col) for col in resolved.produced}
 
-    def _builder(self, table: ResolvedTable) -> Callable[[I64], dict[str, pa.Array]]:
+    def _builder(self, table: ResolvedTable) -> Any:
         from generator.spec.compile import Context
         from generator.spec.registry import lookup_table
 

@@ -18,7 +18,7 @@ from seedgen.errors import SpecError
 
 def check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None:
     spec, info = table.spec, table.info
-    if spec.rows is None and spec.per_parent is None:
+    if spec.rows is None and spec.per_parent is None and spec.builder is None:
         raise SpecError(
             f"table {table.name}: no row count", hint="add rows: N or per_parent: {table, count}"
         )

@@ -1,5 +1,8 @@
-"""The hook between the genonaut dataset and its app tables (``app_models``): each table's
-``TableGen`` and its builder. Builders are ``f(ds, idx) -> columns`` over driving rows ``idx``.
+"""genonaut's app tables (``app_models``) as ``genonaut.yaml``'s table builders: each table's
+plan (``declare``: driving rows, fanout, id ranges, shared keys, references, as a ``TableGen``)
+and its builder ``f(ds, idx) -> columns`` over driving rows ``idx``, registered as
+``genonaut.<table>`` returning a ``BuiltTable`` over the spec's ``Layout`` (``layout_of``), so
+``seedgen generate genonaut`` and a standalone copy of the YAML fill them alike.
 
 Integer ids are ``key_offset + 1 + <activity key>`` (dense per table, ``activity``), so sets
 appended with distinct ``key_offset`` ranges stay disjoint the same way the other tables do.
@@ -7,8 +10,9 @@ appended with distinct ``key_offset`` ranges stay disjoint the same way the othe
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +28,9 @@ from generator.datasets.genonaut import (
     notifications,
     routes,
 )
+from generator.datasets.genonaut.strategies import layout_of
 from generator.datasets.genonaut.tagtree import TAG_TREE
+from generator.spec.registry import BuiltTable, register_table
 from seedgen.manifest import ReferenceSpec
 
 if TYPE_CHECKING:
@@ -179,3 +185,36 @@ def _catalog_tables(ds: GenonautDataset) -> list[TableGen]:
         TableGen(t, len(keys), columns(t), ds.settings.batch_size_default, shared_keys=tuple(keys))
         for t, keys in sizes.items()
     ]
+
+
+# ------------------------------------------------------------- as genonaut.yaml's table builders
+
+_DECLARED: weakref.WeakKeyDictionary[Any, dict[str, TableGen]] = weakref.WeakKeyDictionary()
+
+
+def _declared(ds: GenonautDataset) -> dict[str, TableGen]:
+    """``declare(ds)`` once per layout (every app table's builder asks for its own entry)."""
+    if ds not in _DECLARED:
+        _DECLARED[ds] = {t.name: t for t in declare(ds)}
+    return _DECLARED[ds]
+
+
+def _register(table: str) -> None:
+    @register_table(f"genonaut.{table}")
+    def factory(params: dict[str, Any], ctx: Any) -> BuiltTable:
+        ds = layout_of(ctx)
+        plan = _declared(ds)[table]
+        build = BUILDERS[table]
+        return BuiltTable(
+            lambda idx: build(ds, idx),
+            rows=plan.rows,
+            fanout=plan.fanout if plan.exploded else None,
+            key_ranges=plan.key_ranges,
+            shared_keys=plan.shared_keys,
+            references=plan.references,
+            omit=plan.omit,
+        )
+
+
+for _table in BUILDERS:
+    _register(_table)

@@ -23,16 +23,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import yaml
 
 from generator.dataset import Dataset, TableGen
-from generator.datasets.genonaut import app_tables, models
+from generator.datasets.genonaut import models
 from generator.datasets.genonaut.layout import CONTENT, SOURCES, Layout
 from generator.datasets.genonaut.settings import GenonautSettings
 from generator.datasets.genonaut.strategies import spec_params
 from generator.datasets.genonaut.tagtree import TAG_TREE
+from generator.spec.dataset import table_gen
 from generator.spec.model import DatasetSpec, parse_spec
 from generator.spec.resolve import resolve
 from generator.spec.runtime import Generator
@@ -165,7 +165,6 @@ class GenonautDataset(Dataset):
             ),
             *self._derived_tables(),
             *self._plain_tables(),
-            *app_tables.declare(self.layout),
         ]
 
     def _plain_tables(self) -> list[TableGen]:
@@ -173,22 +172,12 @@ class GenonautDataset(Dataset):
         ``genonaut.yaml`` needs no code here): exploded when their builder says so."""
         named = {"users", "tags", "tag_parents", *CONTENT, "generation_jobs", "content_tags"}
         named |= {"tag_cardinality_stats", "gen_source_stats"}
-        out = []
-        for name, table in self.resolved.items():
-            if name in named:
-                continue
-            fanout = table.spec.builder.fanout if table.spec.builder else None
-            out.append(
-                TableGen(
-                    name,
-                    self.gen.rows[name],
-                    self._produces(name),
-                    table.spec.batch_rows or self.settings.batch_size_default,
-                    fanout=fanout or 1.0,
-                    exploded=fanout is not None,
-                )
-            )
-        return out
+        default = self.settings.batch_size_default
+        return [
+            table_gen(table, self.gen, default)
+            for name, table in self.resolved.items()
+            if name not in named
+        ]
 
     def _derived_tables(self) -> list[TableGen]:
         """One driving row each: the whole table is a function of all items."""
@@ -219,8 +208,6 @@ class GenonautDataset(Dataset):
         ]
 
     def build(self, table: str, start: int, stop: int) -> dict[str, pa.Array]:
-        if table in app_tables.BUILDERS:  # the app tables: Python builders over the layout
-            return app_tables.BUILDERS[table](self.layout, np.arange(start, stop, dtype=np.int64))
         return self.gen.build(table, start, stop)
 
 
@@ -229,8 +216,6 @@ def genonaut_spec(ds: Layout) -> DatasetSpec:
     s, raw = ds.settings, _raw_spec()
     tables = raw["tables"]
     del tables["content_items_all"]  # named for inference only (``--spec``): nothing to generate
-    for name in app_tables.BUILDERS:  # built by ``app_tables`` from the settings, not the spec
-        del tables[name]
     window = {
         "kind": "timestamp",
         "start": s.window_start,

@@ -85,7 +85,9 @@ def layout_of(ctx: Any) -> Layout:
                 hint="fix params (genonaut's settings) or the tables' rows",
             ) from None
         layout = Layout(settings, {"admin_uuid": str(admin)})
+        layout.gen = gen  # builders re-evaluate spec columns (``jobs.generation_jobs``)
         _check_rows(layout, gen.rows)
+        _check_starts(layout, gen)
         _LAYOUTS[gen] = layout
     return _LAYOUTS[gen]
 
@@ -108,6 +110,21 @@ def _check_rows(ds: Layout, rows: dict[str, int]) -> None:
             raise SpecError(
                 f"table {table}: rows {rows[table]:,} but the genonaut layout needs {n:,}",
                 hint=f"set tables.{table}.rows to {n}",
+            )
+
+
+def _check_starts(ds: Layout, gen: Any) -> None:
+    """The id columns start where the layout (which every builder and ``content_tags`` follow)
+    puts them: the auto items right after the items, one contiguous range."""
+    for table, first in ds.id_offset.items():
+        strat = gen.tables[table].spec.columns.get("id") if table in gen.tables else None
+        start = getattr(strat, "start", None)
+        need = first - ds.settings.key_offset
+        if start is not None and start != need:
+            raise SpecError(
+                f"table {table}, column id: start {start:,} but the genonaut layout needs {need:,}",
+                hint=f"set tables.{table}.columns.id.start to {need} (ids follow "
+                "params.content_id_start/job_id_start and the tables' rows)",
             )
 
 
