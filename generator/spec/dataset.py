@@ -60,6 +60,7 @@ def prepare(
     ddl = [_with_enums(d, metadata, seen) for d in schema.compile_ddl(metadata, names | partitions)]
     return {
         "name": spec.dataset,
+        "models": models,  # kept by ``resolved_spec``: a builder table's columns come from them
         "extensions": spec.extensions,
         "modules": spec.modules,
         "params": spec.params,
@@ -133,6 +134,7 @@ def resolved_spec(context: dict[str, Any]) -> DatasetSpec:
         tables[table.name] = table.spec.model_copy(update={"columns": cols})
     return DatasetSpec(
         dataset=context["name"],
+        models=context.get("models"),
         extensions=context.get("extensions", []),
         modules=context.get("modules", []),
         params=context.get("params", {}),
