@@ -151,7 +151,7 @@ def batches(
         for i, kind in enumerate(columns):
             if kind == "uuid":
                 converted = _uuid_column(data.column(i))
-                if converted is None:  # the file changed since ``suits`` read it
+                if converted is None:  # ``suits`` said every value converts: a bug if not
                     raise LoadError(f"{name}: a uuid column changed while it was loaded")
                 data = data.set_column(i, data.schema.field(i).with_type(pa.binary(16)), converted)
         builders = _encoders(data.schema, columns)

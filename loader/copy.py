@@ -4,19 +4,22 @@ Parquet shards are read one row group at a time (a row group is one load batch).
 column of the table has a binary form whose bytes PostgreSQL's own receive function checks as
 strictly as its text input (``loader.binary``), the row group goes as ``FORMAT binary``, encoded
 from Arrow by pgpq's Rust encoder; otherwise (or if a uuid column holds a value that is not in
-canonical form) pyarrow's C++ CSV writer makes ``FORMAT csv`` bytes. CSV shards are streamed as
-they are, in 1 MiB blocks, with ``HEADER MATCH`` so PostgreSQL itself checks the header against
-the column list. No per-row Python runs on these paths.
+canonical form) pyarrow's C++ CSV writer makes ``FORMAT csv`` bytes. CSV shards are sent as they
+are, in 1 MiB blocks, with ``HEADER MATCH`` so PostgreSQL itself checks the header against the
+column list. No per-row Python runs on these paths.
 
-A shard is read into memory once (memory bounded by the shard size) and its sha256 checked on
-those very bytes before any of them is sent: the set was verified before the load, but a file
-swapped or edited since (a shard set may come from someone else) must not load unverified.
+A shard is read into memory once (memory bounded by the shard size, which the manifest states
+and the file must still have) and its sha256 checked on those very bytes before any is sent: the
+set was verified before the load, but a file swapped or edited since (a shard set may come from
+someone else) must not load unverified.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -60,16 +63,29 @@ def parquet_batches(source: pa.NativeFile) -> Iterator[tuple[int, bytes]]:
         yield batch.num_rows, buf.getvalue()
 
 
-def read_verified(path: Path, sha256: str) -> bytes:
-    """The shard's bytes, refused unless they hash to what the manifest says."""
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise LoadError(
-            f"{path.name}: the file changed since the set was verified (sha256 mismatch)",
-            hint="restore or re-copy the set (`seedgen verify SET` checks it), then run the "
-            "same command again",
-        )
+def read_verified(path: Path, sha256: str, size: int) -> bytes:
+    """The shard's bytes, refused unless it is still a regular file of ``size`` bytes that hash
+    to ``sha256`` (read at most ``size + 1`` bytes: a file swapped for a huge one, a device or a
+    FIFO since the set was verified neither fills memory nor hangs)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise _changed(path, f"cannot open it: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            raise _changed(path, f"not a regular file of {size:,} bytes any more")
+        data = fh.read(size + 1)
+    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+        raise _changed(path, "sha256 mismatch")
     return data
+
+
+def _changed(path: Path, why: str) -> LoadError:
+    return LoadError(
+        f"{path.name}: the file changed since the set was verified ({why})",
+        hint="regenerate or re-copy the set, then run the same command again",
+    )
 
 
 def copy_shard(
@@ -81,11 +97,12 @@ def copy_shard(
     on_batch: Callable[[int, int], None],
     *,
     sha256: str,
+    size: int,
     into: tuple[str, str] | None = None,
 ) -> None:
-    """COPY one shard whose bytes hash to ``sha256``; ``on_batch(rows, bytes)`` after each
-    batch (CSV: once, at the end)."""
-    data = read_verified(path, sha256)
+    """COPY one shard of ``size`` bytes that hash to ``sha256``; ``on_batch(rows, bytes)``
+    after each batch (CSV: once, at the end)."""
+    data = read_verified(path, sha256, size)
     # The queued writer sends from a background thread, so pyarrow (which releases the GIL)
     # converts the next row group while the previous one is on the wire.
     writer = QueuedLibpqWriter(cur)

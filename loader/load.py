@@ -145,7 +145,8 @@ def load_set(
         if report.rolled_back and ours:
             what = exc.message if isinstance(exc, SeedgenError) else pg_message(exc)
             raise LoadError(
-                f"load failed: {what}; rolled back, the database is as it was before the load",
+                f"load failed: {what}; rolled back, the database is as it was before the load"
+                + _created(options),
                 hint="fix the cause and run the same command again",
             ) from exc
         if isinstance(exc, psycopg.Error):
@@ -500,6 +501,7 @@ class _Load:
                     shard.rows,
                     lambda rows, nbytes: self._on_batch(table, rows, nbytes),
                     sha256=shard.sha256,
+                    size=shard.bytes,
                     into=into,
                 )
                 ledger.mark_shard(cur, load_id, table.name, number, shard.rows)
@@ -550,7 +552,7 @@ class _Load:
             self.report.rolled_back = True
             self.echo.summary(
                 "rolled back: rows removed and every dropped object restored; the "
-                "database is as it was before the load"
+                "database is as it was before the load" + _created(self.options)
             )
         except BaseException as exc:
             raise LoadError(
@@ -567,6 +569,19 @@ def _analyze(table: TableSpec) -> Task:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.qualified)))
 
     return task
+
+
+def _created(options: LoadOptions) -> str:
+    """What a rollback keeps: the database and tables the load itself created (empty)."""
+    made = [
+        flag
+        for flag, on in (
+            ("--create-database", options.create_database),
+            ("--create-schema", options.create_schema),
+        )
+        if on
+    ]
+    return f" (except what {' and '.join(made)} created: kept, empty)" if made else ""
 
 
 def _settings(options: LoadOptions) -> dict[str, str]:

@@ -76,7 +76,7 @@ def stage_keys(
         stage, sql.SQL(", ").join(pk)
     )
     for shard in table.shards:
-        data = pa.BufferReader(read_verified(set_dir / shard.file, shard.sha256))
+        data = pa.BufferReader(read_verified(set_dir / shard.file, shard.sha256, shard.bytes))
         if manifest.format == "parquet":
             keys = pq.read_table(data, columns=columns)
         else:

@@ -33,8 +33,18 @@ def connect(target: Target) -> psycopg.Connection:
             f"cannot connect to {target}: {pg_message(exc)}",
             hint="`seedgen load SET --database-url URL --create-database` creates it"
             if missing
-            else no_server_hint(target),
+            else no_server_hint(target)
+            if no_answer(exc)
+            else _REFUSED,
         ) from None
+
+
+_REFUSED = "check the URL's user, password and database, and the server's access rules"
+
+
+def no_answer(exc: psycopg.OperationalError) -> bool:
+    """No server answered (refused, no socket, timeout): not a server's own refusal."""
+    return exc.sqlstate is None and "FATAL" not in str(exc)
 
 
 def no_server_hint(target: Target) -> str:
@@ -81,10 +91,15 @@ def create_database(target: Target) -> bool:
                 return False
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
             return True
-    except psycopg.OperationalError as exc:  # no server, or no answer: nothing was written
-        raise LoadError(
+    except psycopg.OperationalError as exc:
+        if exc.sqlstate is None:  # while connecting: no server, or the server said no
+            raise LoadError(
+                f"cannot create database {target.dbname}: {pg_message(exc)}",
+                hint=no_server_hint(target) if no_answer(exc) else _REFUSED,
+            ) from None
+        raise LoadError(  # CREATE DATABASE itself failed (template in use, disk full, ...)
             f"cannot create database {target.dbname}: {pg_message(exc)}",
-            hint=no_server_hint(target),
+            hint="fix what the server says, then run the same command again",
         ) from None
     except psycopg.Error as exc:
         raise LoadError(

@@ -97,10 +97,18 @@ def embedded_running() -> bool:
 
 
 def embedded_url(dbname: str) -> str | None:
-    """The URL of database ``dbname`` on this directory's embedded server, if it runs."""
+    """The URL of database ``dbname`` on this directory's embedded server, if it runs: its
+    socket directory and port from ``postmaster.pid`` (lines 5 and 4; the wheel moves the socket
+    elsewhere when the data directory's path is too long for one)."""
     if not embedded_running():
         return None
-    return as_url(f"host={EMBEDDED_DIR.resolve()} user=postgres dbname={dbname}")
+    try:
+        lines = (EMBEDDED_DIR / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return None
+    field = [line.strip() for line in lines] + ["", "", "", "", ""]
+    url = as_url(f"host={field[4] or EMBEDDED_DIR.resolve()} user=postgres dbname={dbname}")
+    return url + (f"&port={field[3]}" if field[3].isdigit() and field[3] != "5432" else "")
 
 
 def _pg_ctl_stop() -> list[str]:

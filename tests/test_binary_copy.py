@@ -107,6 +107,7 @@ def _load(url: str, table: TableSpec, path: Path, use_binary: bool) -> list[tupl
                 table.rows,
                 lambda r, b: None,
                 sha256=sha256_file(path),
+                size=path.stat().st_size,
             )
         finally:
             binary.suits = suits  # type: ignore[assignment]
@@ -161,8 +162,9 @@ def test_a_non_canonical_uuid_sends_the_shard_as_csv(
     with psycopg.connect(url) as conn:
         conn.execute("CREATE TABLE t (id integer, ref uuid)")
         try:
-            digest = sha256_file(path)
-            copy_shard(conn.cursor(), table, path, "parquet", 2, lambda r, b: None, sha256=digest)
+            digest, size = sha256_file(path), path.stat().st_size
+            done = lambda r, b: None  # noqa: E731
+            copy_shard(conn.cursor(), table, path, "parquet", 2, done, sha256=digest, size=size)
         except psycopg.errors.InvalidTextRepresentation:
             assert spelling in ("%s ", "x%s")  # PostgreSQL itself refuses these
             return

@@ -564,6 +564,27 @@ def test_a_shard_changed_after_verification_loads_nothing(
     assert fetch(url, indexes) == before and len(before) > 100
 
 
+def test_a_shard_swapped_for_a_fifo_after_verification_neither_hangs_nor_loads(
+    base_sets: dict[str, Path], tmp_path: Path, make_db
+) -> None:
+    """A FIFO (or a device, or a far bigger file) in a shard's place is refused by its type and
+    size before a byte is read: no hang on open, no memory filled."""
+    set_dir = shutil.copytree(base_sets["parquet"], tmp_path / "set")
+    url = make_db()
+    shard = set_dir / _manifest(set_dir)["tables"][0]["shards"][0]["file"]
+
+    def swap_after_verify(message: str) -> None:
+        if message.startswith("verified "):
+            shard.unlink()
+            os.mkfifo(shard)
+
+    with pytest.raises(SeedgenError) as caught:
+        load_set(set_dir, url, LoadOptions(), echo=swap_after_verify)
+    assert "not a regular file of" in str(caught.value), caught.value
+    for table in read_manifest(set_dir).tables:
+        assert fetch(url, f"SELECT count(*) FROM {table.name}") == [(0,)]  # noqa: S608
+
+
 # ----------------------------------------------------------------------------- the allow-list
 
 MORE_DDL = {

@@ -84,6 +84,7 @@ class Generator:
         self.fns: dict[str, dict[str, Fn]] = {}
         self.builders: dict[str, Callable[[I64], dict[str, pa.Array]]] = {}
         self.built: dict[str, BuiltTable] = {}  # builders' own plan fields (rows, key ranges)
+        self.extras: dict[str, Any] = {}  # named code's per-generator state (freed with it)
         self.samplers: dict[tuple[str, str], Any] = {}  # list columns, for exploded tables
         for t in tables:  # fixed sizes first: named code or an FK cycle may read any size
             if t.spec.per_parent is None:

@@ -38,6 +38,13 @@ def check_table(table: ResolvedTable, tables: dict[str, ResolvedTable]) -> None:
         raise unknown(
             f"table {table.name}: per_parent table", spec.per_parent.table, list(tables), "the spec"
         )
+    driver = spec.per_parent
+    if driver and tables[driver.table].spec.builder and tables[driver.table].spec.rows is None:
+        raise SpecError(
+            f"table {table.name}: per_parent table {driver.table} is sized by its builder, "
+            "after the tables it could drive",
+            hint=f"give tables.{driver.table}.rows, or size {table.name} with rows: N",
+        )
     for col, column in info.columns.items():
         strat = spec.columns.get(col)
         _check_covered(table.name, column, strat, spec.columns)

@@ -25,7 +25,6 @@ Modules wired in later as table builders take the same ``Layout`` as ``ds``.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -49,7 +48,6 @@ from seedgen.settings import GenerateSettings
 
 Fn = Callable[[Any], pa.Array]
 Builder = Callable[[NDArray[np.int64]], dict[str, pa.Array]]
-_LAYOUTS: weakref.WeakKeyDictionary[Any, Layout] = weakref.WeakKeyDictionary()
 
 
 def spec_params(settings: GenonautSettings, context: dict[str, Any]) -> dict[str, Any]:
@@ -59,12 +57,15 @@ def spec_params(settings: GenonautSettings, context: dict[str, Any]) -> dict[str
     return {**{k: dumped[k] for k in sorted(own)}, "admin_uuid": context["admin_uuid"]}
 
 
+_LAYOUT = "genonaut.layout"
+
+
 def layout_of(ctx: Any) -> Layout:
     """The ``Layout`` of the generator ``ctx`` belongs to: the spec's ``params`` (genonaut
     settings and ``admin_uuid``), its seed and key offset, and the row counts of its users and
     content tables (the tables' ``rows`` win over ``params``, so an edited copy stays whole)."""
     gen = ctx.gen
-    if gen not in _LAYOUTS:
+    if _LAYOUT not in gen.extras:  # kept on the generator: freed with it
         params = dict(gen.params)
         admin = params.pop("admin_uuid", None)
         if admin is None:
@@ -88,8 +89,9 @@ def layout_of(ctx: Any) -> Layout:
         layout.gen = gen  # builders re-evaluate spec columns (``jobs.generation_jobs``)
         _check_rows(layout, gen.rows)
         _check_starts(layout, gen)
-        _LAYOUTS[gen] = layout
-    return _LAYOUTS[gen]
+        gen.extras[_LAYOUT] = layout
+    found: Layout = gen.extras[_LAYOUT]
+    return found
 
 
 _SIZED = ("users", "content_items", "content_items_auto")
