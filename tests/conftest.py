@@ -64,7 +64,7 @@ def make_db(server: str) -> Iterator[Callable[..., str]]:
     """Create a scratch database (optionally with the real genonaut schema); return its URL."""
     made: list[str] = []
 
-    def make(with_schema: bool = True) -> str:
+    def make(with_schema: bool = True, schema: Path = SCHEMA_SQL) -> str:
         name = f"seedgen_t_{uuid.uuid4().hex[:10]}_test"
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -72,7 +72,7 @@ def make_db(server: str) -> Iterator[Callable[..., str]]:
         url = devdb.as_url(devdb.with_dbname(server, name))
         if with_schema:
             with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(SCHEMA_SQL.read_text())
+                conn.execute(schema.read_text())
                 conn.execute("SELECT pg_catalog.set_config('search_path', 'public', false)")
         return url
 

@@ -22,10 +22,9 @@ from psycopg import sql
 from generator.datasets.genonaut import jobs
 from generator.datasets.genonaut.tagtree import TAG_TREE
 from loader.load import load_set
-from seedgen import devdb
 from seedgen.errors import ConfigError
 from seedgen.manifest import read_manifest
-from tests.conftest import SCHEMA_SQL, SMALL, make_set
+from tests.conftest import SMALL, make_set, scratch_database
 
 N_ITEMS = SMALL["target_rows_content_items"] + SMALL["target_rows_content_items_auto"]
 #: app.md §1.2-1.3: the values the API's response enums accept.
@@ -35,13 +34,7 @@ JOB_STATUSES = {"pending", "running", "completed", "failed", "cancelled"}
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory, server: str) -> Iterator[psycopg.Connection]:
-    name = f"seedgen_t_{uuid.uuid4().hex[:10]}_test"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = devdb.as_url(devdb.with_dbname(server, name))
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(SCHEMA_SQL.read_text())
+    with scratch_database(server) as url:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("DB_USER_ADMIN_UUID", "121e194b-4caa-4b81-ad4f-86ca3919d5b9")
             small = make_set(tmp_path_factory.mktemp("app") / "set")
@@ -49,11 +42,6 @@ def db(tmp_path_factory: pytest.TempPathFactory, server: str) -> Iterator[psycop
         with psycopg.connect(url) as conn:
             conn.execute("SET search_path = public")
             yield conn
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def rows(db: psycopg.Connection, query: str, params: tuple[object, ...] = ()) -> list[tuple]:

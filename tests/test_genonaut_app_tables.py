@@ -8,7 +8,6 @@ the models (``--create-schema``: the DDL SQLAlchemy emits, the way the app's mig
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterator
 
 import numpy as np
@@ -26,8 +25,7 @@ from generator.datasets.genonaut.dataset import GenonautDataset
 from generator.datasets.genonaut.settings import GenonautSettings
 from loader.check import verify_database
 from loader.load import LoadOptions, load_set
-from seedgen import devdb
-from tests.conftest import ADMIN, SMALL, make_set
+from tests.conftest import ADMIN, SMALL, make_set, scratch_database
 
 APP_TABLES = tuple(BUILDERS)
 
@@ -36,35 +34,20 @@ APP_TABLES = tuple(BUILDERS)
 def db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, server: str
 ) -> Iterator[psycopg.Connection]:
-    from tests.conftest import SCHEMA_SQL
-
-    name = f"seedgen_t_{uuid.uuid4().hex[:10]}_test"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = devdb.as_url(devdb.with_dbname(server, name))
-    try:
+    with scratch_database(server, with_schema=request.param == "dump") as url:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("DB_USER_ADMIN_UUID", ADMIN)
             small = make_set(
                 tmp_path_factory.mktemp("apptables") / "set", route_analytics_rows=3000
             )
-        if request.param == "dump":
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(SCHEMA_SQL.read_text())
-            load_set(small, url, echo=lambda _m: None)
-        else:
-            load_set(small, url, LoadOptions(create_schema=True), echo=lambda _m: None)
+        options = LoadOptions(create_schema=request.param == "models")  # the set's DDL
+        load_set(small, url, options, echo=lambda _m: None)
         lines: list[str] = []
         report = verify_database(small, url, echo=lines.append)
         assert report.problems == [], lines
         with psycopg.connect(url) as conn:
             conn.execute("SET search_path = public")
             yield conn
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def one(db: psycopg.Connection, query: str, params: object = None) -> object:

@@ -10,9 +10,8 @@ and ``verify``, ``--append`` and ``reset`` must work on schema-qualified names.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from psycopg import sql
 
 from generator.spec.dataset import prepare
 from generator.spec.sources import split_key
-from seedgen import devdb
 from seedgen.errors import SpecError
 from seedgen.manifest import read_manifest
 from tests.conftest import fetch, scalar, seedgen
@@ -49,27 +47,9 @@ ORDER BY 1
 
 
 @pytest.fixture
-def dbs(server: str) -> Iterator[Callable[[bool], str]]:
-    """Scratch ``seedgen_sch_*_test`` databases, with the fixture schema or empty."""
-    made: list[str] = []
-
-    def new(with_schema: bool = True) -> str:
-        name = f"seedgen_sch_{uuid.uuid4().hex[:8]}_test"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        made.append(name)
-        url = devdb.as_url(devdb.with_dbname(server, name))
-        if with_schema:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(SQL.read_text())
-        return url
-
-    yield new
-    with psycopg.connect(server, autocommit=True) as conn:
-        for name in made:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+def dbs(make_db: Callable[..., str]) -> Callable[[bool], str]:
+    """Scratch databases, with the fixture schema or empty."""
+    return lambda with_schema=True: make_db(with_schema, SQL)
 
 
 def ok(*args: str) -> str:
