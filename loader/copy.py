@@ -73,8 +73,10 @@ def read_verified(path: Path, sha256: str, size: int) -> bytes:
         raise _changed(path, f"cannot open it: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            raise _changed(path, f"not a regular file of {size:,} bytes any more")
+        if not stat.S_ISREG(info.st_mode):
+            raise _changed(path, "not a regular file any more")
+        if info.st_size != size:
+            raise _changed(path, f"{info.st_size:,} bytes, the manifest says {size:,}")
         data = fh.read(size + 1)
     if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
         raise _changed(path, "sha256 mismatch")

@@ -536,13 +536,36 @@ def test_verify_checks_shard_checksums(base_sets: dict[str, Path], tmp_path: Pat
     assert re.search(r"^error: table tags, shard 00000 .*sha256 mismatch", result.stderr, re.M)
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def _recompress(shard: Path) -> None:  # the same rows, other bytes: a valid Parquet file
+    pq.write_table(pq.read_table(shard), shard, compression="gzip")
+
+
+def _same_size(shard: Path) -> None:  # a valid CSV file of the same size, one value changed
+    header, _, rows = shard.read_bytes().partition(b"\n")
+    shard.write_bytes(header + b"\n" + rows.replace(b"a", b"b", 1))
+
+
+def _fifo(shard: Path) -> None:  # opening it would block; reading it could never end
+    shard.unlink()
+    os.mkfifo(shard)
+
+
+SWAPS = {
+    "parquet-recompressed": ("parquet", _recompress, "bytes, the manifest says"),
+    "csv-same-size": ("csv", _same_size, "sha256 mismatch"),
+    "fifo": ("parquet", _fifo, "not a regular file any more"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SWAPS))
 def test_a_shard_changed_after_verification_loads_nothing(
-    fmt: str, base_sets: dict[str, Path], tmp_path: Path, make_db
+    case: str, base_sets: dict[str, Path], tmp_path: Path, make_db
 ) -> None:
-    """The set is hashed before the load, then each shard again on the very bytes COPY sends:
-    a file rewritten in between (same rows, other bytes) is refused, none of it loaded, and the
-    failed initial load leaves every table empty with its indexes back."""
+    """The set is hashed before the load, then each shard again on the very bytes COPY sends,
+    after checking it is still a regular file of its size: a file rewritten or replaced in
+    between is refused (no hang, no memory filled), none of it loaded, and the failed initial
+    load leaves every table empty with its indexes back."""
+    fmt, swap, why = SWAPS[case]
     set_dir = shutil.copytree(base_sets[fmt], tmp_path / "set")
     url = make_db()
     indexes = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
@@ -550,39 +573,18 @@ def test_a_shard_changed_after_verification_loads_nothing(
     shard = set_dir / _manifest(set_dir)["tables"][0]["shards"][0]["file"]
 
     def swap_after_verify(message: str) -> None:
-        if message.startswith("verified ") and fmt == "csv":  # hashed: COPY has not started
-            shard.write_bytes(shard.read_bytes().replace(b"\n", b"\r\n", 1))
-        elif message.startswith("verified "):  # the same rows, other bytes: a valid file
-            pq.write_table(pq.read_table(shard), shard, compression="gzip")
+        if message.startswith("verified "):  # hashed: COPY has not started
+            swap(shard)
 
     with pytest.raises(SeedgenError) as caught:
         load_set(set_dir, url, LoadOptions(), echo=swap_after_verify)
-    assert "the file changed since the set was verified" in str(caught.value), caught.value
-    assert shard.name in str(caught.value)
+    assert f"{shard.name}: the file changed since the set was verified (" in str(caught.value), (
+        caught.value
+    )
+    assert why in str(caught.value), caught.value
     for table in read_manifest(set_dir).tables:
         assert fetch(url, f"SELECT count(*) FROM {table.name}") == [(0,)]  # noqa: S608
     assert fetch(url, indexes) == before and len(before) > 100
-
-
-def test_a_shard_swapped_for_a_fifo_after_verification_neither_hangs_nor_loads(
-    base_sets: dict[str, Path], tmp_path: Path, make_db
-) -> None:
-    """A FIFO (or a device, or a far bigger file) in a shard's place is refused by its type and
-    size before a byte is read: no hang on open, no memory filled."""
-    set_dir = shutil.copytree(base_sets["parquet"], tmp_path / "set")
-    url = make_db()
-    shard = set_dir / _manifest(set_dir)["tables"][0]["shards"][0]["file"]
-
-    def swap_after_verify(message: str) -> None:
-        if message.startswith("verified "):
-            shard.unlink()
-            os.mkfifo(shard)
-
-    with pytest.raises(SeedgenError) as caught:
-        load_set(set_dir, url, LoadOptions(), echo=swap_after_verify)
-    assert "not a regular file of" in str(caught.value), caught.value
-    for table in read_manifest(set_dir).tables:
-        assert fetch(url, f"SELECT count(*) FROM {table.name}") == [(0,)]  # noqa: S608
 
 
 # ----------------------------------------------------------------------------- the allow-list
