@@ -84,6 +84,9 @@ def events(ds: GenonautDataset, idx: NDArray[np.int64]) -> dict[str, Any]:
     }
 
 
+_NO_TEXT = pa.scalar(None, pa.string())
+
+
 def generation_events(ds: GenonautDataset, idx: NDArray[np.int64]) -> dict[str, pa.Array]:
     e = events(ds, idx)
     kind, at = np.asarray(e["kind"]), np.asarray(e["at"])
@@ -99,15 +102,11 @@ def generation_events(ds: GenonautDataset, idx: NDArray[np.int64]) -> dict[str, 
         "event_type": col.pick(EVENT_TYPES, kind),
         "user_id": e["user_id"],
         "timestamp": stamp,
-        "generation_type": pa.array(["comfyui"] * len(kind), pa.string()),
+        "generation_type": col.pick(["comfyui"], np.zeros(len(kind), np.int64)),
         "duration_ms": pa.array(np.asarray(e["duration"]), mask=~completion),
         "success": pa.array(np.asarray(e["success"]), mask=~completion),
-        "error_type": pa.array([ERROR_TYPE] * len(kind), pa.string(), mask=~failed)
-        if len(kind)
-        else pa.array([], pa.string()),
-        "error_message": pa.array([ERROR_MESSAGE] * len(kind), pa.string(), mask=~failed)
-        if len(kind)
-        else pa.array([], pa.string()),
+        "error_type": pc.if_else(pa.array(failed), ERROR_TYPE, _NO_TEXT),
+        "error_message": pc.if_else(pa.array(failed), ERROR_MESSAGE, _NO_TEXT),
         "model_checkpoint": e["checkpoint"],
         "image_dimensions": dims,
         "batch_size": e["batch"],

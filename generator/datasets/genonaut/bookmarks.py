@@ -82,9 +82,11 @@ def bookmark_categories(ds: GenonautDataset, idx: NDArray[np.int64]) -> dict[str
     return {
         "id": col.uuid4_strings(space, key),
         "user_id": ds.user_ids(user),
-        "name": pa.array(np.where(named, np.asarray(NAMES)[name_idx], "Uncategorized").tolist()),
+        "name": pa.array(
+            np.where(named, np.asarray(NAMES)[name_idx], "Uncategorized"), pa.string()
+        ),
         "description": pa.array(
-            np.where(named, "", "Default category for uncategorized bookmarks").tolist()
+            np.where(named, "", "Default category for uncategorized bookmarks"), pa.string()
         ),
         "color_hex": col.pick(COLORS, ds.stream(t, "color").integers(key, 0, len(COLORS) - 1)),
         "icon": col.pick(ICONS, ds.stream(t, "icon").integers(key, 0, len(ICONS) - 1)),

@@ -90,7 +90,7 @@ def route_analytics(ds: GenonautDataset, idx: NDArray[np.int64]) -> dict[str, pa
     return {
         "id": pa.array(ds.settings.key_offset + 1 + idx),
         "route": route,
-        "method": pa.array(np.where(options, "OPTIONS", "GET").tolist(), pa.string()),
+        "method": pa.array(np.where(options, "OPTIONS", "GET"), pa.string()),
         "timestamp": col.seconds_to_timestamp(at),
         "duration_ms": pa.array(duration.astype(np.int32)),
         "status_code": pa.array(status.astype(np.int16)),
