@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, ledger, objects, post_load
-from loader.append import TablePlan
+from loader import append_tables, catalog, ledger, objects, post_load
+from loader.append_plan import TablePlan
 from loader.session import connect, pg_message
 from loader.setcheck import set_rows, verify_set
 from loader.target import parse_target
@@ -88,8 +88,9 @@ def _counts(cur: psycopg.Cursor, manifest: Manifest, report: VerifyReport) -> No
         plans = {p["table"]: TablePlan.from_json(p) for p in ledger.plan(cur, entry.id)}
         for table in manifest.tables:
             plan = plans[table.name]
-            owned = append.recorded(cur, entry.id, plan) or 0  # inserted, + shared handed over
-            found = append.delete_inserted(cur, entry.id, table, plan, dry_run=True)
+            # inserted, + shared handed over
+            owned = append_tables.recorded(cur, entry.id, plan) or 0
+            found = append_tables.delete_inserted(cur, entry.id, table, plan, dry_run=True)
             report.check(
                 found == owned,
                 f"{table.name}: {found} of the {owned} rows load {entry.id} owns are there "

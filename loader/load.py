@@ -14,9 +14,9 @@ Crash safety comes from the ledger (``loader.ledger``) in the target database:
    a stats table), each committed with its ledger row, after every ANALYZE; check counts, move
    sequences past the keys, mark the load complete.
 
-With ``--append`` (``loader.append``) the shards go to staging tables instead, keys are checked
-against the live rows, only the tables on the rebuild strategy lose their indexes, and each table
-is merged parents-first in its own transaction; the rest is the same.
+With ``--append`` (``loader.append_merge``) the shards go to staging tables instead, keys are
+checked against the live rows, only the tables on the rebuild strategy lose their indexes, and
+each table is merged parents-first in its own transaction; the rest is the same.
 
 Every check that can be made without writing is made before the first write, ``--force``'s
 reset included: session settings (``--maintenance-work-mem``, ``--work-mem``) are tried with
@@ -47,8 +47,19 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, ddl, faults, ledger, objects, post_load, schedule
-from loader.append import TablePlan
+from loader import (
+    append_merge,
+    append_plan,
+    append_tables,
+    catalog,
+    ddl,
+    faults,
+    ledger,
+    objects,
+    post_load,
+    schedule,
+)
+from loader.append_plan import TablePlan
 from loader.copy import copy_shard
 from loader.pool import Pool, Task
 from loader.repair import clear_tables, repair
@@ -77,7 +88,7 @@ class LoadOptions:
     dry_run: bool = False
     resume: bool = False
     force: bool = False  # replace this set if the ledger says it is loaded here
-    append: bool = False  # load next to existing rows (staging + merge, see loader.append)
+    append: bool = False  # load next to existing rows (staging + merge, see loader.append_merge)
     rebuild_ratio: float = 0.3  # append: drop/rebuild a table's indexes if incoming >= ratio × rows
     allow_any_name: bool = False
     allow_remote: bool = False
@@ -232,7 +243,7 @@ class _Load:
                 )
             snap = self._plan(cur)
             if self.append:
-                overlaps, needed = append.key_range_overlaps(cur, self.manifest)
+                overlaps, needed = append_tables.key_range_overlaps(cur, self.manifest)
                 if overlaps:
                     raise SchemaMismatchError(
                         "the set's reserved key ranges overlap existing rows: "
@@ -256,7 +267,7 @@ class _Load:
                 plan=[p.as_json() for p in self.plans],
             )
             if self.append:
-                append.create_work_tables(cur, load_id, self.manifest, self.plans)
+                append_tables.create_work_tables(cur, load_id, self.manifest, self.plans)
         faults.point("after-start")
         return load_id
 
@@ -292,7 +303,7 @@ class _Load:
         per_table: dict[str, int] = {}
         for idx in snap.indexes:
             per_table[idx.table] = per_table.get(idx.table, 0) + 1
-        self.plans = append.plan_tables(
+        self.plans = append_plan.plan_tables(
             cur,
             self.manifest,
             per_table,
@@ -339,7 +350,7 @@ class _Load:
             with self.ctl.transaction():
                 if self.append:
                     self._check_merged(cur, load_id)
-                    append.drop_work_tables(cur, load_id, self.plans, keys=False)
+                    append_tables.drop_work_tables(cur, load_id, self.plans, keys=False)
                 else:
                     _check_counts(cur, self.manifest, post_load.written_tables(self.steps))
                 saved = ledger.saved(cur, load_id)
@@ -358,7 +369,7 @@ class _Load:
         cur = self.ctl.cursor()
         merged = ledger.merged(cur, load_id)
         for table, (inserted, left_out) in merged.items():  # merged before an interruption
-            result = append.recorded_result(cur, load_id, table, inserted, left_out)
+            result = append_merge.recorded_result(cur, load_id, table, inserted, left_out)
             self._warn(table, result)
         if len(merged) == len(self.manifest.tables):
             self._note_merged(merged)
@@ -367,7 +378,9 @@ class _Load:
         if len(done) < sum(len(t.shards) for t in self.manifest.tables):
             self._timed("copy", lambda: pool.run(self._copy_tasks(load_id, done)))
             faults.point("after-copy")
-        collisions = append.key_collisions(cur, load_id, self.manifest, self.plans, set(merged))
+        collisions = append_tables.key_collisions(
+            cur, load_id, self.manifest, self.plans, set(merged)
+        )
         if collisions:
             raise SchemaMismatchError(
                 "keys of the set already exist in the database: " + "; ".join(collisions),
@@ -382,7 +395,7 @@ class _Load:
                 continue
             self.echo(f"  merging {spec.name}: {spec.rows:,} staged rows ...")
             with self.ctl.transaction():
-                result = append.merge_table(cur, load_id, self.manifest, self.plans, spec)
+                result = append_merge.merge_table(cur, load_id, self.manifest, self.plans, spec)
                 faults.point("merge-table")
             merged[spec.name] = (result.inserted, result.counts)
             self._warn(spec.name, result)
@@ -403,7 +416,7 @@ class _Load:
             if table.name in merged:
                 continue
             committed = sum(rows for (name, _), rows in done.items() if name == table.name)
-            staged = append.staged_rows(cur, load_id, plan)
+            staged = append_tables.staged_rows(cur, load_id, plan)
             if staged == committed:
                 continue
             self.echo.warning(
@@ -411,14 +424,14 @@ class _Load:
                 "(the server restarted?): copying its shards again"
             )
             with self.ctl.transaction():
-                append.truncate_stage(cur, load_id, plan)
+                append_tables.truncate_stage(cur, load_id, plan)
                 ledger.forget_shards(cur, load_id, table.name)
             for key in [k for k in done if k[0] == table.name]:
                 del done[key]
             self.report.rows[table.name] = 0
 
-    def _warn(self, table: str, result: append.MergeResult) -> None:
-        for line in append.conflict_warnings(table, result):
+    def _warn(self, table: str, result: append_merge.MergeResult) -> None:
+        for line in append_merge.conflict_warnings(table, result):
             self.report.warnings.append(line)
             self.echo.warning(line)
 
@@ -489,7 +502,7 @@ class _Load:
 
     def _copy_task(self, load_id: int, table: TableSpec, number: int, shard: ShardSpec) -> Task:
         position = self.manifest.tables.index(table)
-        into = append.stage_name(load_id, self.plans[position]) if self.append else None
+        into = append_tables.stage_name(load_id, self.plans[position]) if self.append else None
 
         def task(conn: psycopg.Connection) -> None:
             with conn.transaction(), conn.cursor() as cur:
@@ -541,8 +554,8 @@ class _Load:
                 if self.append:  # only the rows this load inserted; the rest was there before
                     pairs = list(zip(self.manifest.tables, self.plans, strict=True))
                     for table, plan in reversed(pairs):
-                        append.delete_inserted(cur, load_id, table, plan)
-                    append.drop_work_tables(cur, load_id, self.plans, keys=True)
+                        append_tables.delete_inserted(cur, load_id, table, plan)
+                    append_tables.drop_work_tables(cur, load_id, self.plans, keys=True)
                     ledger.forget_merges(cur, load_id)
                 else:
                     clear_tables(cur, [t.qualified for t in self.manifest.tables])

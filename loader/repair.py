@@ -27,8 +27,8 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from loader import append, catalog, ledger, post_load
-from loader.append import TablePlan
+from loader import append_tables, catalog, ledger, post_load
+from loader.append_plan import TablePlan
 from loader.restore import restore, serial
 from loader.session import connect, lock
 from loader.target import parse_target
@@ -93,7 +93,7 @@ def _close_append(ctl: psycopg.Connection, load: ledger.LoadRow, echo: Reporter)
     with ctl.transaction():
         cur = ctl.cursor()
         plans = [TablePlan.from_json(p) for p in ledger.plan(cur, load.id)]
-        append.drop_work_tables(cur, load.id, plans, keys=False)
+        append_tables.drop_work_tables(cur, load.id, plans, keys=False)
         merged = ledger.merged(cur, load.id)
         rows = sum(inserted for inserted, _ in merged.values())
         # the merged rows stay, so the sequences their keys used move past them, as a finished

@@ -29,8 +29,8 @@ from typing import Literal
 
 import psycopg
 
-from loader import append, faults, ledger, post_load, reset_fast, reset_guard
-from loader.append import TablePlan
+from loader import append_tables, faults, ledger, post_load, reset_fast, reset_guard
+from loader.append_plan import TablePlan
 from loader.reset_keys import Keys, keep_shared, stage_keys
 from loader.session import connect, lock, pg_message
 from loader.setcheck import verify_set
@@ -162,7 +162,7 @@ class _Reset:
                 out.counts[table.name] = owning.matched[table.name]
             else:
                 key = keys[table.name]
-                out.counts[table.name] = append.delete_by_keys(
+                out.counts[table.name] = append_tables.delete_by_keys(
                     cur, table.qualified, key.name, key.columns, dry_run=self.dry_run
                 )
             faults.point("reset-table")
@@ -190,7 +190,7 @@ class _Reset:
             ledger.finish(cur, load_id, "partially_reset")
             return
         if plans:
-            append.drop_work_tables(cur, load_id, list(plans.values()), keys=True)
+            append_tables.drop_work_tables(cur, load_id, list(plans.values()), keys=True)
         ledger.finish(cur, load_id, "reset")
 
 

@@ -18,8 +18,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from loader import append, ledger
-from loader.append import TablePlan
+from loader import append_plan, append_tables, ledger, sqlparts
+from loader.append_plan import TablePlan
 from loader.copy import read_verified
 from seedgen.errors import SchemaMismatchError
 from seedgen.manifest import Manifest, TableSpec
@@ -52,7 +52,7 @@ def stage_keys(
 ) -> Keys:
     """The keys of the rows the load put in ``table``: for an append, the keys it recorded as
     inserted (remapped FKs and rows left out make the shards' keys wrong); else the shards'."""
-    columns = plan.primary_key if plan else append.live_primary_key(cur, table)
+    columns = plan.primary_key if plan else append_plan.live_primary_key(cur, table)
     if not columns:
         raise SchemaMismatchError(
             f"table {table.name} has no primary key; cannot tell its rows",
@@ -67,8 +67,8 @@ def stage_keys(
         )
     )
     if plan is not None:
-        if append.has_keys(cur, load_id, plan):
-            recorded = append.keys_table(load_id, plan)
+        if append_tables.has_keys(cur, load_id, plan):
+            recorded = append_tables.keys_table(load_id, plan)
             cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(stage, recorded))
         cur.execute(sql.SQL("ANALYZE {}").format(stage))
         return Keys(stage, columns)
@@ -97,16 +97,16 @@ def keep_shared(cur: psycopg.Cursor, load_id: int, table: TableSpec, keys: Keys)
     users = ledger.used_by_others(cur, load_id, table.name)
     if not users:
         return 0
-    identity = append.key_identity("s", keys.columns)
+    identity = sqlparts.key_identity("s", keys.columns)
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in keys.columns)
     for other, used in users.items():
         plan = next(
             (TablePlan.from_json(p) for p in ledger.plan(cur, other) if p["table"] == table.name),
             None,
         )
-        if plan is None or not append.has_keys(cur, other, plan):
+        if plan is None or not append_tables.has_keys(cur, other, plan):
             continue
-        theirs = append.keys_table(other, plan)
+        theirs = append_tables.keys_table(other, plan)
         cur.execute(
             sql.SQL(
                 "INSERT INTO {t} ({c}) SELECT {c} FROM {k} s WHERE {i} = ANY(%s::text[]) "
