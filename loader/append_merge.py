@@ -42,7 +42,7 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
-from loader import ledger
+from loader import ledger_progress
 from loader.append_plan import (
     ForeignKey,
     TablePlan,
@@ -197,7 +197,7 @@ def merge_table(
         ).format(e=key_identity(None, [f"e_{c}" for c in pk]), c=conflict),
         (load_id, table.name),
     )
-    ledger.mark_merged(cur, load_id, table.name, inserted, counts)
+    ledger_progress.mark_merged(cur, load_id, table.name, inserted, counts)
     return recorded_result(cur, load_id, table.name, inserted, counts)
 
 

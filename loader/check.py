@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from loader import append_tables, catalog, ledger, objects, post_load
+from loader import append_tables, catalog, ledger, ledger_progress, ledger_reset, objects, post_load
 from loader.append_plan import TablePlan
 from loader.session import connect, pg_message
 from loader.setcheck import set_rows, verify_set
@@ -84,7 +84,7 @@ def _counts(cur: psycopg.Cursor, manifest: Manifest, report: VerifyReport) -> No
     ``--append`` loads inserted."""
     entry = ledger.latest(cur, set_identities(manifest))
     if entry is not None and entry.mode == "append":
-        merged = ledger.merged(cur, entry.id)
+        merged = ledger_progress.merged(cur, entry.id)
         plans = {p["table"]: TablePlan.from_json(p) for p in ledger.plan(cur, entry.id)}
         for table in manifest.tables:
             plan = plans[table.name]
@@ -97,7 +97,7 @@ def _counts(cur: psycopg.Cursor, manifest: Manifest, report: VerifyReport) -> No
                 f"(it inserted {merged.get(table.name, (0, {}))[0]})",
             )
         return
-    later = ledger.appended_since(cur, entry.id) if entry is not None else {}
+    later = ledger_reset.appended_since(cur, entry.id) if entry is not None else {}
     derived = post_load.written_tables(post_load.check(manifest))
     for table in manifest.tables:
         if table.name in derived:  # its rows are what the set's post-load steps derived
@@ -189,7 +189,7 @@ def _objects(
         echo("note: the ledger has no record of this set; index/FK/trigger checks skipped")
         return
     report.check(entry.status == "complete", f"load {entry.id} of this set is {entry.status}")
-    saved = ledger.saved(cur, entry.id)
+    saved = ledger_progress.saved(cur, entry.id)
     report.checks += len(saved.indexes) + len(saved.constraints) + len(saved.triggers)
     report.problems += objects.problems(cur, saved)
     oids = catalog.table_oids(cur, [t.qualified for t in manifest.tables])

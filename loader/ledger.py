@@ -31,6 +31,10 @@ Its tables live in schema ``seedgen``:
   list, and what ``seedgen reset`` consults so it never deletes a row another load still uses.
 
 ``loads.mode`` is ``initial`` or ``append``; ``loads.plan`` the per-table plan (strategy, keys).
+
+This module creates the tables and reads and writes ``seedgen.loads``. A load's progress (objects
+dropped and restored, shards, merges) is recorded by ``loader.ledger_progress``; scoped resets and
+what loads share, by ``loader.ledger_reset``.
 """
 
 from __future__ import annotations
@@ -40,11 +44,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 import seedgen
-from loader.catalog import Constraint, Index, Snapshot, Trigger, relation_exists
+from loader.catalog import Snapshot, relation_exists
 from seedgen.manifest import Manifest
 
 _DDL = [
@@ -207,59 +210,6 @@ def start(
     return load_id
 
 
-def saved(cur: psycopg.Cursor, load_id: int) -> Snapshot:
-    """The objects a load dropped, with what PostgreSQL printed for those seedgen rebuilt.
-
-    Whether each is there now is the catalog's to say (``loader.objects``), not the flag's.
-    """
-    snap = Snapshot()
-    for kind, schema, table, name, definition, detail, printed in cur.execute(
-        "SELECT kind, schema_name, table_name, name, definition, detail, "
-        "to_jsonb(s) ->> 'printed' "  # no column error on a ledger written before it existed
-        "FROM seedgen.saved_objects s WHERE load_id = %s ORDER BY ord",
-        (load_id,),
-    ):
-        if kind == "index":
-            snap.indexes.append(Index(schema, table, name, definition, printed))
-        elif kind == "constraint":
-            snap.constraints.append(Constraint(schema, table, name, detail, definition, printed))
-        else:
-            snap.triggers.append(Trigger(schema, table, name, detail))
-    return snap
-
-
-def mark_restored(
-    cur: psycopg.Cursor,
-    load_id: int,
-    schema: str,
-    table: str,
-    name: str,
-    printed: str | None = None,
-) -> None:
-    """The object is back; ``printed``: how PostgreSQL prints it, if seedgen just built it."""
-    cur.execute(
-        "UPDATE seedgen.saved_objects SET restored = true, printed = coalesce(%s, printed) "
-        "WHERE load_id = %s AND schema_name = %s AND table_name = %s AND name = %s",
-        (printed, load_id, schema, table, name),
-    )
-
-
-def mark_dropped(cur: psycopg.Cursor, load_id: int, snap: Snapshot) -> None:
-    """In the transaction that drops (or disables) them: these objects are no longer there."""
-    objects: list[Index | Constraint | Trigger] = [*snap.indexes, *snap.constraints, *snap.triggers]
-    cur.execute(
-        "UPDATE seedgen.saved_objects SET restored = false, printed = NULL WHERE load_id = %s "
-        "AND (schema_name, table_name, name) IN (SELECT * FROM unnest(%s::text[], %s::text[], "
-        "%s::text[]))",
-        (
-            load_id,
-            [o.schema for o in objects],
-            [o.table for o in objects],
-            [o.name for o in objects],
-        ),
-    )
-
-
 def set_tables(cur: psycopg.Cursor, load_id: int) -> list[tuple[str, str]]:
     """The load's tables (schema, name), parents first (the manifest's order, kept by the plan;
     a ledger from before plans existed: its tables in name order)."""
@@ -275,24 +225,6 @@ def set_tables(cur: psycopg.Cursor, load_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def loaded_shards(cur: psycopg.Cursor, load_id: int) -> dict[tuple[str, int], int]:
-    return {
-        (table, shard): rows
-        for table, shard, rows in cur.execute(
-            "SELECT table_name, shard, rows FROM seedgen.loaded_shards WHERE load_id = %s",
-            (load_id,),
-        )
-    }
-
-
-def mark_shard(cur: psycopg.Cursor, load_id: int, table: str, shard: int, rows: int) -> None:
-    cur.execute(
-        "INSERT INTO seedgen.loaded_shards (load_id, table_name, shard, rows) "
-        "VALUES (%s, %s, %s, %s)",
-        (load_id, table, shard, rows),
-    )
-
-
 def finish(cur: psycopg.Cursor, load_id: int, status: str) -> None:
     cur.execute(
         "UPDATE seedgen.loads SET status = %s, finished_at = now() WHERE id = %s",
@@ -300,135 +232,9 @@ def finish(cur: psycopg.Cursor, load_id: int, status: str) -> None:
     )
 
 
-def forget_shards(cur: psycopg.Cursor, load_id: int, table: str | None = None) -> None:
-    """Forget a load's committed shards (of one table, if ``table``)."""
-    cur.execute(
-        "DELETE FROM seedgen.loaded_shards WHERE load_id = %s "
-        "AND (%s::text IS NULL OR table_name = %s)",
-        (load_id, table, table),
-    )
-
-
 def plan(cur: psycopg.Cursor, load_id: int) -> list[dict[str, Any]]:
     row = cur.execute("SELECT plan FROM seedgen.loads WHERE id = %s", (load_id,)).fetchone()
     return list(row[0] or []) if row else []
-
-
-def mark_merged(
-    cur: psycopg.Cursor, load_id: int, table: str, inserted: int, not_inserted: dict[str, int]
-) -> None:
-    cur.execute(
-        "INSERT INTO seedgen.merged_tables (load_id, table_name, inserted, not_inserted) "
-        "VALUES (%s, %s, %s, %s)",
-        (load_id, table, inserted, Jsonb(not_inserted)),
-    )
-
-
-def merged(cur: psycopg.Cursor, load_id: int) -> dict[str, tuple[int, dict[str, int]]]:
-    """Tables of an append already merged: rows inserted, rows not inserted by reason."""
-    return {
-        table: (int(inserted), dict(not_inserted))
-        for table, inserted, not_inserted in cur.execute(
-            "SELECT table_name, inserted, not_inserted FROM seedgen.merged_tables "
-            "WHERE load_id = %s",
-            (load_id,),
-        )
-    }
-
-
-def forget_merges(cur: psycopg.Cursor, load_id: int) -> None:
-    cur.execute("DELETE FROM seedgen.merged_tables WHERE load_id = %s", (load_id,))
-    cur.execute("DELETE FROM seedgen.conflicts WHERE load_id = %s", (load_id,))
-
-
-def used_by_others(cur: psycopg.Cursor, load_id: int, table: str) -> dict[int, list[str]]:
-    """Keys (``jsonb`` array text) of ``table`` that other loads whose rows remain kept as
-    theirs (``present``) or remapped onto, by load."""
-    out: dict[int, list[str]] = {}
-    for other, key in cur.execute(
-        "SELECT DISTINCT c.load_id, c.existing_key FROM seedgen.conflicts c "
-        "JOIN seedgen.loads l ON l.id = c.load_id "
-        "WHERE c.table_name = %s AND c.load_id <> %s "
-        "AND l.status IN ('running', 'complete', 'repaired', 'partially_reset') "
-        "AND c.action IN ('present', 'remap') AND c.existing_key IS NOT NULL",
-        (table, load_id),
-    ):
-        out.setdefault(int(other), []).append(key)
-    return out
-
-
-def appended_since(cur: psycopg.Cursor, load_id: int) -> dict[str, int]:
-    """Rows per table inserted by live ``--append`` loads that came after ``load_id``."""
-    if not relation_exists(cur, "seedgen", "merged_tables"):  # a ledger from before --append
-        return {}
-    return {
-        table: int(rows)
-        for table, rows in cur.execute(
-            "SELECT m.table_name, sum(m.inserted) FROM seedgen.merged_tables m "
-            "JOIN seedgen.loads l ON l.id = m.load_id "
-            "WHERE l.id > %s AND l.status IN ('complete', 'running', 'repaired', "
-            "'partially_reset') GROUP BY 1",
-            (load_id,),
-        )
-    }
-
-
-# ------------------------------------------------------------------------ scoped resets
-# Kept apart from the DDL above: only ``seedgen reset`` needs them, and a ledger written before
-# they existed is upgraded the first time a reset runs (in the reset's own transaction).
-
-_STATUSES = ("running", "complete", "rolled_back", "repaired", "reset", "partially_reset")
-
-
-def ensure_reset_tables(cur: psycopg.Cursor) -> None:
-    """``seedgen.reset_tables`` and the ``partially_reset`` status (call after ``ensure``)."""
-    cur.execute(
-        """CREATE TABLE IF NOT EXISTS seedgen.reset_tables (
-            load_id bigint NOT NULL REFERENCES seedgen.loads (id),
-            table_name text NOT NULL,
-            rows bigint NOT NULL,
-            how text NOT NULL CHECK (how IN ('delete', 'truncate')),
-            reset_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (load_id, table_name)
-        )"""
-    )
-    check = cur.execute(
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'seedgen.loads'::regclass AND conname = 'loads_status_check'"
-    ).fetchone()
-    if check is None or "partially_reset" not in check[0]:
-        cur.execute(
-            sql.SQL(
-                "ALTER TABLE seedgen.loads DROP CONSTRAINT IF EXISTS loads_status_check, "
-                "ADD CONSTRAINT loads_status_check CHECK (status IN ({}))"
-            ).format(sql.SQL(", ").join(sql.Literal(s) for s in _STATUSES))
-        )
-
-
-def tables_reset(cur: psycopg.Cursor, load_id: int) -> dict[str, int]:
-    """Tables a scoped reset has already emptied of the load's rows, with the rows it removed."""
-    if not relation_exists(cur, "seedgen", "reset_tables"):
-        return {}
-    return {
-        table: int(rows)
-        for table, rows in cur.execute(
-            "SELECT table_name, rows FROM seedgen.reset_tables WHERE load_id = %s", (load_id,)
-        )
-    }
-
-
-def mark_tables_reset(
-    cur: psycopg.Cursor, load_id: int, removed: dict[str, tuple[int, str]]
-) -> None:
-    """Record the tables a reset emptied of the load's rows: rows removed and how."""
-    for table, (rows, how) in removed.items():
-        cur.execute(
-            "INSERT INTO seedgen.reset_tables (load_id, table_name, rows, how) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (load_id, table_name) DO UPDATE "
-            "SET rows = seedgen.reset_tables.rows + excluded.rows, how = excluded.how, "
-            "reset_at = now()",
-            (load_id, table, rows, how),
-        )
 
 
 def live(cur: psycopg.Cursor) -> list[tuple[LoadRow, str, int]]:

@@ -55,6 +55,7 @@ from loader import (
     ddl,
     faults,
     ledger,
+    ledger_progress,
     objects,
     post_load,
     schedule,
@@ -285,10 +286,10 @@ class _Load:
                 hint=_ways_out(open_load.set_dir),
             )
         self.append = open_load.mode == "append"  # resume it the way it was started
-        done = ledger.loaded_shards(cur, open_load.id)
+        done = ledger_progress.loaded_shards(cur, open_load.id)
         for (table, _shard), rows in done.items():
             self.report.rows[table] += rows
-        self.report.snapshot = ledger.saved(cur, open_load.id)
+        self.report.snapshot = ledger_progress.saved(cur, open_load.id)
         self.plans = [TablePlan.from_json(p) for p in ledger.plan(cur, open_load.id)]
         self.echo(f"resuming load {open_load.id}: {len(done)} shard(s) already committed")
         return open_load.id
@@ -329,7 +330,7 @@ class _Load:
             cur = self.ctl.cursor()
             for name, value in settings.items():
                 cur.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
-            done = ledger.loaded_shards(cur, load_id)
+            done = ledger_progress.loaded_shards(cur, load_id)
             if self.append:
                 self._append_phases(load_id, pool, done)
             else:
@@ -353,7 +354,7 @@ class _Load:
                     append_tables.drop_work_tables(cur, load_id, self.plans, keys=False)
                 else:
                     _check_counts(cur, self.manifest, post_load.written_tables(self.steps))
-                saved = ledger.saved(cur, load_id)
+                saved = ledger_progress.saved(cur, load_id)
                 require(cur, saved)  # never complete unless every object is back as saved
                 uses = catalog.sequence_uses(cur, [t.qualified for t in self.manifest.tables])
                 self.report.sequences = catalog.reset_sequences(cur, uses)
@@ -367,7 +368,7 @@ class _Load:
     def _append_phases(self, load_id: int, pool: Pool, done: dict[tuple[str, int], int]) -> None:
         """COPY into staging, refuse key collisions, drop, merge table by table (parents first)."""
         cur = self.ctl.cursor()
-        merged = ledger.merged(cur, load_id)
+        merged = ledger_progress.merged(cur, load_id)
         for table, (inserted, left_out) in merged.items():  # merged before an interruption
             result = append_merge.recorded_result(cur, load_id, table, inserted, left_out)
             self._warn(table, result)
@@ -425,7 +426,7 @@ class _Load:
             )
             with self.ctl.transaction():
                 append_tables.truncate_stage(cur, load_id, plan)
-                ledger.forget_shards(cur, load_id, table.name)
+                ledger_progress.forget_shards(cur, load_id, table.name)
             for key in [k for k in done if k[0] == table.name]:
                 del done[key]
             self.report.rows[table.name] = 0
@@ -442,7 +443,7 @@ class _Load:
 
     def _check_merged(self, cur: psycopg.Cursor, load_id: int) -> None:
         """Every staged row is either inserted or accounted for by a reason."""
-        merged = ledger.merged(cur, load_id)
+        merged = ledger_progress.merged(cur, load_id)
         for table in self.manifest.tables:
             inserted, left_out = merged.get(table.name, (0, {}))
             if inserted + sum(left_out.values()) != table.rows:
@@ -453,7 +454,7 @@ class _Load:
 
     def _drop(self, load_id: int) -> None:
         with self.ctl.transaction(), self.ctl.cursor() as cur:
-            still_there = catalog.present(cur, ledger.saved(cur, load_id))
+            still_there = catalog.present(cur, ledger_progress.saved(cur, load_id))
             present: list[objects.Object] = [*still_there.indexes, *still_there.constraints]
             for obj in present:
                 live = objects.state(cur, obj)  # drop only what is ours, never a stranger
@@ -462,13 +463,13 @@ class _Load:
             for stmt in catalog.drop_statements(still_there):
                 self.echo.detail(f"  {stmt.as_string(cur)}")
                 cur.execute(stmt)
-            ledger.mark_dropped(cur, load_id, still_there)  # the flag never claims them
+            ledger_progress.mark_dropped(cur, load_id, still_there)  # the flag never claims them
 
     def _copy_and_build(self, load_id: int, pool: Pool, done: dict[tuple[str, int], int]) -> None:
         """COPY the shards not yet committed; each table's index builds and ANALYZE start as
         soon as its last shard commits (``loader.schedule``). Timed: "copy" until the last
         COPY commits, "index" for the builds and ANALYZE still running after it."""
-        saved = ledger.saved(self.ctl.cursor(), load_id)
+        saved = ledger_progress.saved(self.ctl.cursor(), load_id)
         t0 = time.monotonic()
         copied = [t0]
 
@@ -517,7 +518,7 @@ class _Load:
                     size=shard.bytes,
                     into=into,
                 )
-                ledger.mark_shard(cur, load_id, table.name, number, shard.rows)
+                ledger_progress.mark_shard(cur, load_id, table.name, number, shard.rows)
             self.echo.detail(f"  committed {shard.file} ({shard.rows:,} rows)")
 
         return task
@@ -556,10 +557,10 @@ class _Load:
                     for table, plan in reversed(pairs):
                         append_tables.delete_inserted(cur, load_id, table, plan)
                     append_tables.drop_work_tables(cur, load_id, self.plans, keys=True)
-                    ledger.forget_merges(cur, load_id)
+                    ledger_progress.forget_merges(cur, load_id)
                 else:
                     clear_tables(cur, [t.qualified for t in self.manifest.tables])
-                ledger.forget_shards(cur, load_id)
+                ledger_progress.forget_shards(cur, load_id)
                 restore(serial(self.ctl), self.ctl, load_id, self.rows)
                 ledger.finish(cur, load_id, "rolled_back")
             self.report.rolled_back = True

@@ -27,7 +27,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from loader import append_tables, catalog, ledger, post_load
+from loader import append_tables, catalog, ledger, ledger_progress, post_load
 from loader.append_plan import TablePlan
 from loader.restore import restore, serial
 from loader.session import connect, lock
@@ -71,7 +71,7 @@ def _undo_initial(ctl: psycopg.Connection, load: ledger.LoadRow, echo: Reporter)
         cur = ctl.cursor()
         removed = clear_tables(cur, ledger.set_tables(cur, load.id))
         post_load.refresh_again(cur, load.id)  # views its steps refreshed: over the empty tables
-        ledger.forget_shards(cur, load.id)
+        ledger_progress.forget_shards(cur, load.id)
         restored = restore(serial(ctl), ctl, load.id, {})
         ledger.finish(cur, load.id, "rolled_back")
     echo.summary(
@@ -94,7 +94,7 @@ def _close_append(ctl: psycopg.Connection, load: ledger.LoadRow, echo: Reporter)
         cur = ctl.cursor()
         plans = [TablePlan.from_json(p) for p in ledger.plan(cur, load.id)]
         append_tables.drop_work_tables(cur, load.id, plans, keys=False)
-        merged = ledger.merged(cur, load.id)
+        merged = ledger_progress.merged(cur, load.id)
         rows = sum(inserted for inserted, _ in merged.values())
         # the merged rows stay, so the sequences their keys used move past them, as a finished
         # load's do: the application's next insert must not collide with them

@@ -29,7 +29,7 @@ from typing import Literal
 
 import psycopg
 
-from loader import append_tables, faults, ledger, post_load, reset_fast, reset_guard
+from loader import append_tables, faults, ledger, ledger_reset, post_load, reset_fast, reset_guard
 from loader.append_plan import TablePlan
 from loader.reset_keys import Keys, keep_shared, stage_keys
 from loader.session import connect, lock, pg_message
@@ -120,13 +120,13 @@ class _Reset:
             raise reset_guard.not_loaded(cur, self.set_dir, dbname)
         if entry.status == "running":
             raise reset_guard.unfinished(entry, self.set_dir)
-        done = ledger.tables_reset(cur, entry.id)
+        done = ledger_reset.tables_reset(cur, entry.id)
         reset_guard.refuse_out_of_order(self.manifest, self.tables, done, self.set_dir)
         outcome = _Outcome(entry.id)
         with self.ctl.transaction(force_rollback=self.dry_run):
             cur = self.ctl.cursor()
             ledger.ensure(cur)
-            ledger.ensure_reset_tables(cur)
+            ledger_reset.ensure_reset_tables(cur)
             cur.execute("SET LOCAL work_mem = '256MB'")  # joins of millions of keys: no spill
             plans = (
                 {p["table"]: TablePlan.from_json(p) for p in ledger.plan(cur, entry.id)}
@@ -176,7 +176,7 @@ class _Reset:
         out: _Outcome,
     ) -> None:
         """Which tables are now free of the load's rows; the load is reset once all are."""
-        ledger.mark_tables_reset(
+        ledger_reset.mark_tables_reset(
             cur,
             load_id,
             {

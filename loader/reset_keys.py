@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from loader import append_plan, append_tables, ledger, sqlparts
+from loader import append_plan, append_tables, ledger, ledger_reset, sqlparts
 from loader.append_plan import TablePlan
 from loader.copy import read_verified
 from seedgen.errors import SchemaMismatchError
@@ -94,7 +94,7 @@ def stage_keys(
 def keep_shared(cur: psycopg.Cursor, load_id: int, table: TableSpec, keys: Keys) -> int:
     """Take out of ``keys`` the rows another load kept as its own (a shared admin, a tag), and
     hand them to that load: its reset removes them once nobody else uses them."""
-    users = ledger.used_by_others(cur, load_id, table.name)
+    users = ledger_reset.used_by_others(cur, load_id, table.name)
     if not users:
         return 0
     identity = sqlparts.key_identity("s", keys.columns)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from loader import catalog, faults, ledger, objects
+from loader import catalog, faults, ledger, ledger_progress, objects
 from loader.pool import Task
 from seedgen.errors import LoadError
 
@@ -50,7 +50,7 @@ def restore(run: Runner, ctl: psycopg.Connection, load_id: int, table_rows: dict
     return how many needed work."""
     cur = ctl.cursor()
     ledger.ensure(cur)  # a ledger from an older seedgen gains its ``printed`` column
-    saved = ledger.saved(cur, load_id)
+    saved = ledger_progress.saved(cur, load_id)
     pending = _pending(cur, load_id, saved)
     by_size = sorted(pending.indexes, key=lambda i: -table_rows.get(i.table, 0))
     run([_index_task(load_id, idx) for idx in by_size])
@@ -74,7 +74,7 @@ def restore(run: Runner, ctl: psycopg.Connection, load_id: int, table_rows: dict
                     hint=f"create it again as it was, {_AGAIN}",
                 )
             _execute(trg_cur, catalog.enable_statement(trg), f"trigger {trg.name}")
-            ledger.mark_restored(trg_cur, load_id, trg.schema, trg.table, trg.name)
+            ledger_progress.mark_restored(trg_cur, load_id, trg.schema, trg.table, trg.name)
     require(cur, saved)
     return len(pending.indexes) + len(pending.constraints) + len(pending.triggers)
 
@@ -144,14 +144,14 @@ def _pending(cur: psycopg.Cursor, load_id: int, saved: catalog.Snapshot) -> cata
             if live is not None and not objects.same(cur, obj, live.printed):
                 raise taken(obj, live.printed)
             if live is not None and live.valid:
-                ledger.mark_restored(cur, load_id, obj.schema, obj.table, obj.name)
+                ledger_progress.mark_restored(cur, load_id, obj.schema, obj.table, obj.name)
             elif isinstance(obj, catalog.Index):
                 pending.indexes.append(obj)
             else:
                 pending.constraints.append(obj)
         for trg in saved.triggers:
             if catalog.trigger_enabled(cur, trg) == trg.enabled:
-                ledger.mark_restored(cur, load_id, trg.schema, trg.table, trg.name)
+                ledger_progress.mark_restored(cur, load_id, trg.schema, trg.table, trg.name)
             else:
                 pending.triggers.append(trg)
     return pending
@@ -217,7 +217,7 @@ def _mark_built(cur: psycopg.Cursor, load_id: int, obj: objects.Object) -> None:
     """Mark it restored, with what PostgreSQL prints for it now that seedgen built it."""
     live = objects.state(cur, obj)
     assert live is not None
-    ledger.mark_restored(cur, load_id, obj.schema, obj.table, obj.name, live.printed)
+    ledger_progress.mark_restored(cur, load_id, obj.schema, obj.table, obj.name, live.printed)
 
 
 def _execute(cur: psycopg.Cursor, statement: sql.SQL | sql.Composed, what: str) -> None:
