@@ -54,7 +54,8 @@ import psycopg
 from psycopg import sql
 
 from generator.engine import Request, generate
-from loader.load import LoadOptions, load_set
+from loader.load import load_set
+from loader.load_state import LoadOptions
 from seedgen import devdb
 from seedgen.manifest import Manifest, read_manifest, write_manifest
 

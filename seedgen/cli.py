@@ -168,7 +168,8 @@ def load(
     written, rows whose unique values are taken are left out (with their dependents) and listed.
     Example: seedgen load seed-data/sets/genonaut-seed42 --database-url postgresql://localhost/app_demo
     """
-    from loader.load import LoadOptions, load_set
+    from loader.load import load_set
+    from loader.load_state import LoadOptions
 
     options = LoadOptions(
         create_schema=create_schema,
@@ -292,7 +293,8 @@ def demo(
     """
     from generator.engine import DEFAULT_SETS_DIR, Request
     from generator.engine import generate as run
-    from loader.load import LoadOptions, load_set
+    from loader.load import load_set
+    from loader.load_state import LoadOptions
     from loader.target import redact
     from seedgen import devdb
 
