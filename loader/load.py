@@ -56,10 +56,9 @@ from loader.pool import Pool
 from loader.repair import clear_tables, repair
 from loader.restore import require, restore, serial
 from loader.session import connect, create_database, lock, pg_message
-from loader.setcheck import set_rows, verify_set
+from loader.setcheck import verify_set
 from loader.target import parse_target
 from seedgen.errors import LoadError, SeedgenError
-from seedgen.manifest import Manifest
 from seedgen.progress import Reporter, as_reporter
 
 Echo = Reporter | Callable[[str], None]
@@ -182,8 +181,6 @@ class _Load(Start, Phases):
                 if self.append:
                     self._check_merged(cur, load_id)
                     append_tables.drop_work_tables(cur, load_id, self.plans, keys=False)
-                else:
-                    _check_counts(cur, self.manifest, post_load.written_tables(self.steps))
                 saved = ledger_progress.saved(cur, load_id)
                 require(cur, saved)  # never complete unless every object is back as saved
                 uses = catalog.sequence_uses(cur, [t.qualified for t in self.manifest.tables])
@@ -250,18 +247,6 @@ def _created(options: LoadOptions) -> str:
         if on
     ]
     return f" (except what {' and '.join(made)} created: kept, empty)" if made else ""
-
-
-def _check_counts(cur: psycopg.Cursor, manifest: Manifest, derived: set[str]) -> None:
-    """Every table holds the set's rows; ``derived``: tables post-load steps write (not checked)."""
-    for table in manifest.tables:
-        if table.name in derived:
-            continue
-        rows = set_rows(cur, manifest, table)
-        if rows != table.rows:
-            raise LoadError(
-                f"table {table.name}: {rows} rows after COPY, manifest says {table.rows}"
-            )
 
 
 # LoadOptions and LoadReport are defined in loader.load_state; repair: see loader.repair

@@ -14,13 +14,23 @@ import time
 import psycopg
 from psycopg import sql
 
-from loader import append_merge, append_tables, catalog, faults, ledger_progress, objects, schedule
+from loader import (
+    append_merge,
+    append_tables,
+    catalog,
+    faults,
+    ledger_progress,
+    objects,
+    post_load,
+    schedule,
+)
 from loader.copy import copy_shard
 from loader.load_state import LoadState
 from loader.pool import Pool, Task
 from loader.restore import taken
+from loader.setcheck import set_rows
 from seedgen.errors import LoadError, SchemaMismatchError
-from seedgen.manifest import ShardSpec, TableSpec
+from seedgen.manifest import Manifest, ShardSpec, TableSpec
 
 
 class Phases(LoadState):
@@ -143,8 +153,13 @@ class Phases(LoadState):
 
             return timed
 
+        derived = post_load.written_tables(self.steps)
+
+        def count(table: TableSpec) -> Task:
+            return lambda conn: check_counts(conn.cursor(), self.manifest, derived, [table])
+
         jobs = schedule.load_jobs(
-            self.manifest, saved, load_id, done, copy_task, analyze_task, pool.jobs
+            self.manifest, saved, load_id, done, copy_task, analyze_task, pool.jobs, count
         )
         try:
             pool.run_graph(jobs)
@@ -196,3 +211,18 @@ def analyze_task(table: TableSpec) -> Task:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.qualified)))
 
     return task
+
+
+def check_counts(
+    cur: psycopg.Cursor, manifest: Manifest, derived: set[str], tables: list[TableSpec]
+) -> None:
+    """Each of ``tables`` holds the set's rows (counted in the job graph once every COPY has
+    committed); ``derived``: tables post-load steps write (not checked)."""
+    for table in tables:
+        if table.name in derived:
+            continue
+        rows = set_rows(cur, manifest, table)
+        if rows != table.rows:
+            raise LoadError(
+                f"table {table.name}: {rows} rows after COPY, manifest says {table.rows}"
+            )

@@ -83,6 +83,20 @@ def name(rel: ast.RangeVar | None) -> Name:
     return (rel.schemaname or "public", rel.relname)
 
 
+def referenced(definition: str) -> Name | None:
+    """The table a foreign key's definition (as ``pg_get_constraintdef`` prints it: ``FOREIGN KEY
+    (a) REFERENCES t(id) ...``) points at; unqualified is ``public``; None if it is not one."""
+    try:
+        stmts = parse_sql(f"ALTER TABLE t ADD CONSTRAINT c {definition}")
+    except ParseError:
+        return None
+    cmds = getattr(stmts[0].stmt, "cmds", None) if len(stmts) == 1 else None
+    con = getattr(cmds[0], "def_", None) if cmds else None
+    if not isinstance(con, ast.Constraint) or not isinstance(con.pktable, ast.RangeVar):
+        return None
+    return name(con.pktable)
+
+
 def show(qualified: Name) -> str:
     return ".".join(qualified)
 

@@ -8,7 +8,9 @@ object under its name) stops the restore with a message naming it, rather than b
 replaced silently.
 
 A load starts a table's index and unique-constraint builds (``table_builds``, the same tasks) as
-soon as that table's COPY has committed; ``restore`` then finds them there and does the rest.
+soon as that table's COPY has committed, and its foreign keys (``table_foreign_keys``) once it
+and the tables they reference are built and analyzed; ``restore`` then finds them there and does
+the rest.
 
 Order: indexes (parallel, biggest tables first), unique/exclusion constraints (parallel), foreign
 keys (added ``NOT VALID`` one by one, which needs no scan, then validated in parallel), triggers
@@ -20,6 +22,7 @@ valid and the same (``loader.objects.problems``), or ``RestoreError`` says which
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 
 import psycopg
@@ -58,13 +61,8 @@ def restore(run: Runner, ctl: psycopg.Connection, load_id: int, table_rows: dict
     run([_constraint_task(load_id, con) for con in unique])
     fks = [c for c in pending.constraints if c.kind == "f"]
     for con in fks:  # NOT VALID: no scan; serial, as it locks both tables briefly
-        with ctl.transaction(), ctl.cursor() as fk_cur:  # (a partitioned table takes no NOT VALID)
-            if (
-                objects.state(fk_cur, con) is None
-                and not _partitioned(fk_cur, con)
-                and not _to_partitioned(fk_cur, con)
-            ):
-                _execute(fk_cur, catalog.add_constraint_statement(con, not_valid=True), con.name)
+        with ctl.transaction(), ctl.cursor() as fk_cur:
+            _add_not_valid(fk_cur, con)
     run([_constraint_task(load_id, con) for con in fks])
     for trg in pending.triggers:
         with ctl.transaction(), ctl.cursor() as trg_cur:
@@ -77,6 +75,49 @@ def restore(run: Runner, ctl: psycopg.Connection, load_id: int, table_rows: dict
             ledger_progress.mark_restored(trg_cur, load_id, trg.schema, trg.table, trg.name)
     require(cur, saved)
     return len(pending.indexes) + len(pending.constraints) + len(pending.triggers)
+
+
+def _add_not_valid(cur: psycopg.Cursor, con: catalog.Constraint) -> None:
+    """Add a missing foreign key ``NOT VALID`` (no scan), unless a partitioned table is at
+    either end: such a key takes no ``NOT VALID`` and is added valid by its constraint task."""
+    if (
+        objects.state(cur, con) is None
+        and not _partitioned(cur, con)
+        and not _to_partitioned(cur, con)
+    ):
+        _execute(cur, catalog.add_constraint_statement(con, not_valid=True), con.name)
+
+
+def table_foreign_keys(
+    load_id: int, saved: catalog.Snapshot, schema: str, table: str, adding: threading.Lock
+) -> tuple[list[catalog.Constraint], Task | None]:
+    """The saved foreign keys of one table and the task that restores them inside a load's job
+    graph (``loader.schedule``), where index builds and COPYs of other tables run meanwhile.
+
+    Adding a key locks both of its tables (SHARE ROW EXCLUSIVE), so the adds of all tables'
+    tasks take turns (``adding``): two at once could deadlock on a cycle of keys. Each key is
+    then validated (a scan that locks only its own table against schema changes) and marked
+    restored in its own transaction, as ``restore`` does; ``restore`` later finds them there."""
+    fks = [
+        con
+        for con in saved.constraints
+        if con.kind == "f" and (con.schema, con.table) == (schema, table)
+    ]
+    if not fks:
+        return fks, None
+
+    def task(conn: psycopg.Connection) -> None:
+        with adding:
+            with conn.transaction(), conn.cursor() as cur:
+                for con in fks:
+                    _add_not_valid(cur, con)
+                missing = [con for con in fks if objects.state(cur, con) is None]
+            for con in missing:  # partitioned: added valid in one step, still in turn
+                _constraint_task(load_id, con)(conn)
+        for con in fks:
+            _constraint_task(load_id, con)(conn)
+
+    return fks, task
 
 
 def _partitioned(cur: psycopg.Cursor, con: catalog.Constraint) -> bool:

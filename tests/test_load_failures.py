@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import loader.load_phases
 from generator.datasets.genonaut.app_tables import BUILDERS
 from loader.check import verify_database
 from loader.load import LoadOptions, load_set
@@ -217,6 +218,34 @@ def test_copy_failing_midway_rolls_everything_back(small_set: Path, make_db) -> 
     assert "load FAILED after" in summary and "undoing load" in summary
     assert "every dropped object restored" in summary
     assert scalar(url, "SELECT status FROM seedgen.loads") == "rolled_back"
+
+
+def test_rows_the_set_does_not_hold_fail_the_count_and_roll_back(
+    small_set: Path, make_db, monkeypatch
+) -> None:
+    """The row count (a job of the load's graph, after every COPY) still sees what COPY alone
+    cannot: here a row gone from content_tags (referenced by nothing, so no key notices)."""
+    url = make_db()
+    before = state(url)
+    real = loader.load_phases.copy_shard
+
+    def lossy(cur: psycopg.Cursor, table, *args: object, **kwargs: object) -> None:
+        real(cur, table, *args, **kwargs)
+        if table.name == "content_tags":
+            cur.execute(
+                "DELETE FROM public.content_tags "
+                "WHERE ctid = (SELECT min(ctid) FROM public.content_tags)"
+            )
+
+    monkeypatch.setattr(loader.load_phases, "copy_shard", lossy)
+    rows = read_manifest(small_set).table("content_tags").rows
+    shards = len(read_manifest(small_set).table("content_tags").shards)
+    with pytest.raises(LoadError, match="rolled back") as failed:
+        load_set(small_set, url, echo=quiet)
+    assert f"content_tags: {rows - shards} rows after COPY, manifest says {rows}" in str(
+        failed.value
+    )
+    assert state(url) == before
 
 
 def test_rebuild_failing_rolls_everything_back(small_set: Path, make_db) -> None:

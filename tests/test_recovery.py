@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
 import loader.load
+import loader.load_phases
 from loader.check import verify_database
 from loader.load import LoadOptions, load_set
 from seedgen.errors import LoadError, SchemaMismatchError
@@ -194,7 +195,7 @@ def test_a_python_bug_is_undone_and_keeps_its_type(small_set: Path, make_db, mon
     def bug(*_a: object) -> None:
         raise ZeroDivisionError("a bug, not a load error")
 
-    monkeypatch.setattr(loader.load, "_check_counts", bug)  # after COPY and the rebuild
+    monkeypatch.setattr(loader.load_phases, "check_counts", bug)  # in the graph, after COPY
     with pytest.raises(ZeroDivisionError, match="a bug") as caught:
         load_set(small_set, url, echo=quiet)
     assert caught.traceback[-1].name == "bug"  # the traceback reaches the raise

@@ -1,17 +1,22 @@
 """``Pool.run_graph``: every job after the jobs it waits for, longest path first, the first error
-stops the rest."""
+stops the rest; ``schedule.load_jobs``: what each job of a load waits for."""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loader.pool import Job, Pool, priorities
+from loader import catalog, pgtree
+from loader.pool import Job, Pool, Task, priorities
+from loader.schedule import load_jobs
+from seedgen.manifest import read_manifest
+from tests.conftest import make_set
 
 
 def _recorder(log: list[tuple[str, str]], lock: threading.Lock, name: str, fail: bool = False):
@@ -94,3 +99,41 @@ def test_the_first_error_stops_the_rest(server: str) -> None:
     assert ("start", "dependant") not in log
     assert len([1 for kind, _ in log if kind == "start"]) < len(jobs) - 1  # not run to the end
     assert time.monotonic() - started < 5
+
+
+def test_a_tables_keys_wait_for_both_tables_and_counts_for_every_copy(
+    make_db, tmp_path: Path
+) -> None:
+    """In the load's graph a foreign key's job (adding it locks both tables; validating it
+    scans one) starts only after its own table and every set table it references are built
+    and analyzed, and after every COPY; each row count after every COPY."""
+    set_dir = make_set(tmp_path / "set")
+    manifest = read_manifest(set_dir)
+    with psycopg.connect(make_db()) as conn:
+        saved = catalog.capture(conn.cursor(), [t.qualified for t in manifest.tables])
+
+    def noop(*_a: object) -> Task:
+        return lambda conn: None
+
+    jobs = {j.name: j for j in load_jobs(manifest, saved, 1, {}, noop, noop, 2, noop)}
+    copies = {name for name in jobs if name.startswith("copy ")}
+    in_set = {t.qualified for t in manifest.tables}
+    keyed = partial = 0
+    for table in manifest.tables:
+        key = f"{table.schema_name}.{table.name}"
+        assert jobs[f"count {key}"].after == copies
+        fks = [c for c in saved.constraints if c.kind == "f" and c.table == table.name]
+        if not fks:
+            assert f"foreign keys {key}" not in jobs
+            continue
+        keyed += 1
+        targets = {pgtree.referenced(c.definition) for c in fks}
+        assert None not in targets
+        waits = copies | {f"analyze {s}.{n}" for s, n in targets} | {f"analyze {key}"}
+        if not targets <= in_set:  # content_items_all: partitioned, its partitions are tables
+            waits = copies | {n for n in jobs if n.startswith("analyze ")}
+            partial += 1
+        assert jobs[f"foreign keys {key}"].after == waits
+        builds = {n for n in jobs if n.startswith(f"build {key}.")}
+        assert builds <= jobs[f"analyze {key}"].after  # so the keys wait for the builds too
+    assert keyed >= 10 and keyed - partial >= 5  # genonaut: most tables have keys
