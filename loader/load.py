@@ -7,12 +7,14 @@ Crash safety comes from the ledger (``loader.ledger``) in the target database:
 2. drop them all in one transaction;
 3. COPY shards on ``--jobs`` connections; each shard's COPY and its ledger row commit together;
    as soon as a table's last shard commits, its indexes and unique constraints are built and it
-   is analyzed, on the same connections, while other tables are still copied (``loader.schedule``);
-4. restore every object still missing (``loader.restore``: the foreign keys and triggers), each
-   marked restored in its own transaction;
+   is analyzed, on the same connections, while other tables are still copied; then its foreign
+   keys are added and validated once the tables they reference are analyzed too; once every
+   COPY has committed, each table's rows are counted (``loader.schedule``);
+4. restore every object still missing (``loader.restore``: the triggers, and anything a resumed
+   load finds missing), each marked restored in its own transaction;
 5. run the dataset's post-load steps (``loader.post_load``: refresh a materialized view, fill
-   a stats table), each committed with its ledger row, after every ANALYZE; check counts, move
-   sequences past the keys, mark the load complete.
+   a stats table), each committed with its ledger row, after every ANALYZE; move sequences past
+   the keys, mark the load complete.
 
 With ``--append`` (``loader.append_merge``) the shards go to staging tables instead, keys are
 checked against the live rows, only the tables on the rebuild strategy lose their indexes, and
