@@ -219,7 +219,7 @@ class _Load(Start, Phases):
                     append_tables.drop_work_tables(cur, load_id, self.plans, keys=True)
                     ledger_progress.forget_merges(cur, load_id)
                 else:
-                    clear_tables(cur, [t.qualified for t in self.manifest.tables])
+                    clear_tables(cur, load_id, [t.qualified for t in self.manifest.tables])
                 ledger_progress.forget_shards(cur, load_id)
                 restore(serial(self.ctl), self.ctl, load_id, self.rows)
                 ledger.finish(cur, load_id, "rolled_back")

@@ -29,7 +29,7 @@ from psycopg import sql
 
 from loader import append_tables, catalog, ledger, ledger_progress, post_load
 from loader.append_plan import TablePlan
-from loader.restore import restore, serial
+from loader.restore import drop_foreign_keys, restore, serial
 from loader.session import connect, lock
 from loader.target import parse_target
 from seedgen.progress import Reporter, Write, as_reporter
@@ -57,8 +57,10 @@ def repair(
         return _undo_initial(ctl, open_load, echo)
 
 
-def clear_tables(cur: psycopg.Cursor, tables: list[tuple[str, str]]) -> int:
-    """Delete every row of ``tables`` (given parents first), children first; rows deleted."""
+def clear_tables(cur: psycopg.Cursor, load_id: int, tables: list[tuple[str, str]]) -> int:
+    """Delete every row of ``tables`` (given parents first), children first, after dropping the
+    load's foreign keys that are back (``restore`` adds them again); rows deleted."""
+    drop_foreign_keys(cur, load_id)
     deleted = 0
     for table in reversed(tables):
         cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table)))
@@ -69,7 +71,7 @@ def clear_tables(cur: psycopg.Cursor, tables: list[tuple[str, str]]) -> int:
 def _undo_initial(ctl: psycopg.Connection, load: ledger.LoadRow, echo: Reporter) -> int:
     with ctl.transaction():
         cur = ctl.cursor()
-        removed = clear_tables(cur, ledger.set_tables(cur, load.id))
+        removed = clear_tables(cur, load.id, ledger.set_tables(cur, load.id))
         post_load.refresh_again(cur, load.id)  # views its steps refreshed: over the empty tables
         ledger_progress.forget_shards(cur, load.id)
         restored = restore(serial(ctl), ctl, load.id, {})

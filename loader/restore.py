@@ -120,6 +120,23 @@ def table_foreign_keys(
     return fks, task
 
 
+def drop_foreign_keys(cur: psycopg.Cursor, load_id: int) -> None:
+    """Drop the saved foreign keys that are back (ours only: as saved), marked dropped again.
+
+    An undo does this before it deletes the set's rows: a load adds keys while other tables are
+    still being built (``table_foreign_keys``), and with keys in place no delete order gets
+    past a cycle of keys between the set's tables. ``restore`` adds them again afterwards."""
+    there = catalog.present(cur, ledger_progress.saved(cur, load_id))
+    keys = catalog.Snapshot(constraints=[c for c in there.constraints if c.kind == "f"])
+    for con in keys.constraints:
+        live = objects.state(cur, con)
+        if live is not None and not objects.same(cur, con, live.printed):
+            raise taken(con, live.printed)
+    for stmt in catalog.drop_statements(keys):
+        cur.execute(stmt)
+    ledger_progress.mark_dropped(cur, load_id, keys)
+
+
 def _partitioned(cur: psycopg.Cursor, con: catalog.Constraint) -> bool:
     regclass = sql.Identifier(con.schema, con.table).as_string(cur)
     row = cur.execute("SELECT relkind FROM pg_class WHERE oid = %s::regclass", (regclass,))

@@ -12,9 +12,10 @@ import psycopg
 import pytest
 import yaml
 
+import loader.load
 from generator.spec.dataset import prepare
 from loader.load import LoadOptions, load_set
-from seedgen.errors import SchemaMismatchError, SpecError
+from seedgen.errors import LoadError, SchemaMismatchError, SpecError
 from seedgen.manifest import read_manifest
 from tests.conftest import fetch, scalar
 from tests.test_load_failures import quiet
@@ -193,3 +194,33 @@ def test_forest_is_for_self_references_only(tmp_path: Path) -> None:
     spec["tables"]["a"]["columns"]["b_id"] = ref("b", forest={"max_depth": 2})
     with pytest.raises(SpecError, match="table a, column b_id: forest on a ref to b"):
         spec_context(tmp_path, spec)
+
+
+def test_a_failed_load_of_a_cycle_is_undone_with_every_fk_back(
+    tmp_path: Path, make_db, monkeypatch
+) -> None:
+    """A load adds keys while other tables still build, so an undo may meet a cycle of keys
+    (a <-> b here), which refuses every order of deletes: it drops them first, deletes, and adds
+    them back. Before, the undo failed too ("undoing it failed too") and so did repair."""
+    url = make_db(with_schema=False)
+    set_dir = make(tmp_path / "set", spec_context(tmp_path, CYCLES), shard_rows=7)
+    real, calls = loader.load.restore, []
+
+    def failing(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:  # the load's restore (every key is back by then); not the undo's
+            raise LoadError("restore failed on purpose")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader.load, "restore", failing)
+    with pytest.raises(LoadError, match="rolled back, the database is as it was"):
+        load_set(set_dir, url, LoadOptions(create_schema=True), echo=quiet)
+    assert scalar(url, "SELECT status FROM seedgen.loads") == "rolled_back"
+    for table in read_manifest(set_dir).tables:
+        assert scalar(url, f'SELECT count(*) FROM "{table.name}"') == 0  # noqa: S608
+    fks = foreign_keys(url)
+    assert sorted(t for t, _ in fks) == ["a", "b", "c", "d", "e", "e"]
+    assert all(valid for _, valid in fks)
+    monkeypatch.undo()
+    load_set(set_dir, url, echo=quiet)  # and the same command again loads it
+    assert scalar(url, "SELECT count(*) FROM a JOIN b ON b.id = a.b_id") == 30
