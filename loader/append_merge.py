@@ -37,7 +37,6 @@ the work tables and checks 1–2 are ``loader.append_tables``, the SQL pieces ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import psycopg
 from psycopg import sql
@@ -55,7 +54,6 @@ from loader.sqlparts import aliased, and_when, cols, eq, key_identity, key_text
 from seedgen.errors import SchemaMismatchError
 from seedgen.manifest import Manifest, TableSpec
 
-Action = Literal["present", "remap", "drop", "cascade"]
 SHOW = 20  # conflicting values listed per table and key in a warning
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from loader.reset_keys import Keys, eq
+from loader.reset_keys import Keys
+from loader.sqlparts import eq
 from seedgen.manifest import TableSpec
 
 

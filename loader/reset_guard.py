@@ -19,8 +19,8 @@ import psycopg
 from psycopg import sql
 
 from loader import ledger
-from loader.reset_keys import Keys, eq
-from loader.sqlparts import key_text
+from loader.reset_keys import Keys
+from loader.sqlparts import eq, key_text
 from seedgen.errors import ManifestError, SchemaMismatchError
 from seedgen.manifest import Manifest, TableSpec, read_manifest, set_identities
 

@@ -33,15 +33,6 @@ class Keys:
     columns: list[str]
 
 
-def eq(left: str, lcols: list[str], right: str, rcols: list[str]) -> sql.Composable:
-    return sql.SQL(" AND ").join(
-        sql.SQL("{}.{} = {}.{}").format(
-            sql.Identifier(left), sql.Identifier(a), sql.Identifier(right), sql.Identifier(b)
-        )
-        for a, b in zip(lcols, rcols, strict=True)
-    )
-
-
 def stage_keys(
     cur: psycopg.Cursor,
     set_dir: Path,
