@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -155,13 +156,26 @@ def _when(text: str) -> datetime:
 
 
 def _span(where: str, info: Partitioning, hint: str) -> tuple[str, str]:
-    """[lowest lower bound, highest upper bound) of contiguous RANGE partitions."""
-    spans = sorted(info.ranges)
-    if any("VALUE" in v for span in spans for v in span):
+    """[lowest lower bound, highest upper bound) of contiguous RANGE partitions, in the key's
+    order (as text, ``100`` would sort before ``2``)."""
+    if any("VALUE" in v for span in info.ranges for v in span):
         raise SpecError(f"{where}: MINVALUE/MAXVALUE bounds are not supported", hint=hint)
+    spans = sorted(info.ranges, key=lambda span: [_bound_order(v) for v in span])
     if any(a[1] != b[0] for a, b in zip(spans, spans[1:], strict=False)):
         raise SpecError(f"{where}: the partitions' ranges have gaps", hint=hint)
     return spans[0][0], spans[-1][1]
+
+
+def _bound_order(text: str) -> Decimal | datetime | str:
+    """A bound as the value it stands for: a number, a date or time, else its text."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        pass
+    try:
+        return _when(text)
+    except ValueError:
+        return text
 
 
 def check_key(table: str, column: str, info: Partitioning, strat: st.Strategy) -> None:
