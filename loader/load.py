@@ -55,7 +55,7 @@ from loader.load_phases import Phases, analyze_task
 from loader.load_start import Start, preflight, ways_out
 from loader.load_state import LoadOptions, LoadReport, print_summary, session_settings
 from loader.pool import Pool
-from loader.repair import clear_tables, repair
+from loader.repair import clear_tables
 from loader.restore import require, restore, serial
 from loader.session import connect, create_database, lock, pg_message
 from loader.setcheck import verify_set
@@ -251,5 +251,5 @@ def _created(options: LoadOptions) -> str:
     return f" (except what {' and '.join(made)} created: kept, empty)" if made else ""
 
 
-# LoadOptions and LoadReport are defined in loader.load_state; repair: see loader.repair
-__all__ = ["LoadOptions", "LoadReport", "load_set", "repair"]
+# LoadOptions and LoadReport are defined in loader.load_state
+__all__ = ["LoadOptions", "LoadReport", "load_set"]

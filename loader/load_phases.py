@@ -17,17 +17,15 @@ from psycopg import sql
 from loader import (
     append_merge,
     append_tables,
-    catalog,
     faults,
     ledger_progress,
-    objects,
     post_load,
     schedule,
 )
 from loader.copy import copy_shard
 from loader.load_state import LoadState
 from loader.pool import Pool, Task
-from loader.restore import taken
+from loader.restore import drop_saved
 from loader.setcheck import set_rows
 from seedgen.errors import LoadError, SchemaMismatchError
 from seedgen.manifest import Manifest, ShardSpec, TableSpec
@@ -125,16 +123,7 @@ class Phases(LoadState):
 
     def _drop(self, load_id: int) -> None:
         with self.ctl.transaction(), self.ctl.cursor() as cur:
-            still_there = catalog.present(cur, ledger_progress.saved(cur, load_id))
-            present: list[objects.Object] = [*still_there.indexes, *still_there.constraints]
-            for obj in present:
-                live = objects.state(cur, obj)  # drop only what is ours, never a stranger
-                if live is not None and not objects.same(cur, obj, live.printed):
-                    raise taken(obj, live.printed)
-            for stmt in catalog.drop_statements(still_there):
-                self.echo.detail(f"  {stmt.as_string(cur)}")
-                cur.execute(stmt)
-            ledger_progress.mark_dropped(cur, load_id, still_there)  # the flag never claims them
+            drop_saved(cur, load_id, self.echo.detail)
 
     def _copy_and_build(self, load_id: int, pool: Pool, done: dict[tuple[str, int], int]) -> None:
         """COPY the shards not yet committed; each table's index builds and ANALYZE start as

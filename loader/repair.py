@@ -29,7 +29,7 @@ from psycopg import sql
 
 from loader import append_tables, catalog, ledger, ledger_progress, post_load
 from loader.append_plan import TablePlan
-from loader.restore import drop_foreign_keys, restore, serial
+from loader.restore import drop_saved, restore, serial
 from loader.session import connect, lock
 from loader.target import parse_target
 from seedgen.progress import Reporter, Write, as_reporter
@@ -58,9 +58,9 @@ def repair(
 
 
 def clear_tables(cur: psycopg.Cursor, load_id: int, tables: list[tuple[str, str]]) -> int:
-    """Delete every row of ``tables`` (given parents first), children first, after dropping the
-    load's foreign keys that are back (``restore`` adds them again); rows deleted."""
-    drop_foreign_keys(cur, load_id)
+    """Delete every row of ``tables`` (given parents first), children first, with none of the
+    load's saved objects in place (``drop_saved``; ``restore`` puts them back); rows deleted."""
+    drop_saved(cur, load_id)
     deleted = 0
     for table in reversed(tables):
         cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table)))

@@ -111,30 +111,35 @@ def table_foreign_keys(
             with conn.transaction(), conn.cursor() as cur:
                 for con in fks:
                     _add_not_valid(cur, con)
-                missing = [con for con in fks if objects.state(cur, con) is None]
-            for con in missing:  # partitioned: added valid in one step, still in turn
+                one_step = [con for con in fks if objects.state(cur, con) is None]
+            for con in one_step:  # a partitioned table at an end: added valid, still in turn
                 _constraint_task(load_id, con)(conn)
         for con in fks:
-            _constraint_task(load_id, con)(conn)
+            if con not in one_step:
+                _constraint_task(load_id, con)(conn)  # VALIDATE: locks only its own table
 
     return fks, task
 
 
-def drop_foreign_keys(cur: psycopg.Cursor, load_id: int) -> None:
-    """Drop the saved foreign keys that are back (ours only: as saved), marked dropped again.
-
-    An undo does this before it deletes the set's rows: a load adds keys while other tables are
-    still being built (``table_foreign_keys``), and with keys in place no delete order gets
-    past a cycle of keys between the set's tables. ``restore`` adds them again afterwards."""
+def drop_saved(
+    cur: psycopg.Cursor, load_id: int, detail: Callable[[str], None] | None = None
+) -> None:
+    """Drop (triggers: disable) the load's saved objects that are there, ours only (as saved;
+    another object under a saved name stops it), marked dropped: the load's drop phase, and an
+    undo's before it deletes the rows. An undo meets keys (added while other tables still
+    build), which refuse every delete order across a cycle, and re-enabled triggers, which
+    would fire on the deletes; ``restore`` puts everything back afterwards."""
     there = catalog.present(cur, ledger_progress.saved(cur, load_id))
-    keys = catalog.Snapshot(constraints=[c for c in there.constraints if c.kind == "f"])
-    for con in keys.constraints:
-        live = objects.state(cur, con)
-        if live is not None and not objects.same(cur, con, live.printed):
-            raise taken(con, live.printed)
-    for stmt in catalog.drop_statements(keys):
+    ours: list[objects.Object] = [*there.indexes, *there.constraints]
+    for obj in ours:
+        live = objects.state(cur, obj)
+        if live is not None and not objects.same(cur, obj, live.printed):
+            raise taken(obj, live.printed)
+    for stmt in catalog.drop_statements(there):
+        if detail is not None:
+            detail(f"  {stmt.as_string(cur)}")
         cur.execute(stmt)
-    ledger_progress.mark_dropped(cur, load_id, keys)
+    ledger_progress.mark_dropped(cur, load_id, there)  # the flag never claims them
 
 
 def _partitioned(cur: psycopg.Cursor, con: catalog.Constraint) -> bool:

@@ -229,7 +229,7 @@ def repair(
     An unfinished --append keeps the tables it merged; `seedgen load --resume` is the other way.
     Example: seedgen repair --database-url postgresql://localhost/app_demo
     """
-    from loader.load import repair as run
+    from loader.repair import repair as run
 
     try:
         run(database_url, allow_any_name=allow_any_name, allow_remote=allow_remote, echo=_echo())

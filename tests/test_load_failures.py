@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import loader.load
 import loader.load_phases
 from generator.datasets.genonaut.app_tables import BUILDERS
 from loader.check import verify_database
@@ -246,6 +247,35 @@ def test_rows_the_set_does_not_hold_fail_the_count_and_roll_back(
         failed.value
     )
     assert state(url) == before
+
+
+def test_an_undo_after_the_triggers_are_back_fires_none_of_them(
+    small_set: Path, make_db, monkeypatch
+) -> None:
+    """A load that fails in its last transaction (every object back, the user's triggers
+    enabled again) is undone with its saved objects dropped and triggers disabled first: a
+    trigger on a set table that writes elsewhere does not fire on the undo's deletes."""
+    url = make_db()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.deleted_log (id uuid)")
+        conn.execute(
+            "CREATE FUNCTION public.log_delete() RETURNS trigger LANGUAGE plpgsql "
+            "AS 'BEGIN INSERT INTO public.deleted_log VALUES (OLD.id); RETURN OLD; END'"
+        )
+        conn.execute(
+            "CREATE TRIGGER tags_deleted AFTER DELETE ON public.tags "
+            "FOR EACH ROW EXECUTE FUNCTION public.log_delete()"
+        )
+    before = state(url)
+
+    def fails(*_a: object) -> None:
+        raise LoadError("the final check failed on purpose")
+
+    monkeypatch.setattr(loader.load, "require", fails)  # the load's; restore keeps its own
+    with pytest.raises(LoadError, match="rolled back, the database is as it was"):
+        load_set(small_set, url, echo=quiet)
+    assert scalar(url, "SELECT count(*) FROM public.deleted_log") == 0
+    assert state(url) == before  # the trigger enabled again, every index and key as before
 
 
 def test_rebuild_failing_rolls_everything_back(small_set: Path, make_db) -> None:
