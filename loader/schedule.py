@@ -49,10 +49,10 @@ def load_jobs(
     copy_task: CopyTask,
     analyze: Callable[[TableSpec], Task],
     connections: int,
-    check: Callable[[TableSpec], Task] | None = None,
+    check: Callable[[TableSpec], Task],
 ) -> list[Job]:
     """Every shard not in ``done``, every saved build of each table, every table's ANALYZE,
-    each table's foreign keys and, with ``check``, each table's row count."""
+    each table's foreign keys, each table's row count (``check``)."""
     jobs: list[Job] = []
     analyzed = {t.qualified: f"analyze {t.schema_name}.{t.name}" for t in manifest.tables}
     adding = threading.Lock()
@@ -82,7 +82,7 @@ def load_jobs(
             for obj, task in table_builds(load_id, saved, table.schema_name, table.name)
         ]
         after = frozenset(job.name for job in builds) or frozenset(job.name for job in copies)
-        jobs += [*copies, *builds, Job(f"analyze {key}", ANALYZE, analyze(table), after)]
+        jobs += [*copies, *builds, Job(analyzed[table.qualified], ANALYZE, analyze(table), after)]
     copied = frozenset(job.name for job in jobs if job.name.startswith("copy "))
     for table in manifest.tables:
         key = f"{table.schema_name}.{table.name}"
@@ -94,8 +94,7 @@ def load_jobs(
                 ends = set(analyzed.values())  # or a table of no set: after every ANALYZE
             cost = len(fks) * table.rows * VALIDATE_ROW
             jobs.append(Job(f"foreign keys {key}", cost, fk_task, frozenset(ends) | copied))
-        if check is not None:
-            jobs.append(Job(f"count {key}", table.rows * COUNT_ROW, check(table), copied))
+        jobs.append(Job(f"count {key}", table.rows * COUNT_ROW, check(table), copied))
     return jobs
 
 
