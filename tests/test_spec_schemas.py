@@ -252,3 +252,19 @@ def test_a_written_partition_key_outside_the_bounds_is_refused(
         prepare(spec, None, source)
     assert message in str(caught.value)
     assert "DEFAULT partition" in (caught.value.hint or "")
+
+
+def test_a_range_key_of_text_is_refused_in_one_line(tmp_path: Path, make_db) -> None:
+    """Bounds that read as numbers and as words ('1'..'a'..'z') are not ordered as either:
+    the key's type is refused before its bounds are compared (it crashed comparing them)."""
+    source = make_db(with_schema=False)
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("CREATE TABLE codes (code text NOT NULL) PARTITION BY RANGE (code)")
+        conn.execute("CREATE TABLE codes_a PARTITION OF codes FOR VALUES FROM ('1') TO ('a')")
+        conn.execute("CREATE TABLE codes_b PARTITION OF codes FOR VALUES FROM ('a') TO ('z')")
+    done = seedgen("generate", "--from-database", source, "--out", str(tmp_path / "x"))
+    assert done.returncode != 0
+    assert "table codes, partition key code: a RANGE key of type text is not supported" in (
+        done.stderr
+    ), done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "x").exists()

@@ -19,9 +19,10 @@ own, after the parent's); indexes and FKs on the parent reach every partition.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -134,19 +135,19 @@ def bounded(
         return st.Choice(kind="choice", values=[v.replace("''", "'") for v in info.lists])
     if info.strategy != "RANGE" or not info.ranges:
         raise SpecError(f"{where}: no partition bounds to draw values in", hint=hint)
-    low, high = _span(where, info, hint)
+    if family not in ("int", "date", "timestamp"):
+        raise SpecError(f"{where}: a RANGE key of type {family} is not supported", hint=hint)
+    low, high = _span(where, info, hint, Decimal if family == "int" else _when)
     if family == "int":
         unique = isinstance(strat, st.Sequence) or bool(getattr(strat, "unique", False))
         return st.Range(kind="range", min=int(low), max=int(high) - 1, integer=True, unique=unique)
-    if family in ("date", "timestamp"):
-        start, end = _when(low), _when(high)
-        step = timedelta(days=1) if family == "date" else timedelta(seconds=1)
-        last: date | datetime = end - step
-        first: date | datetime = start
-        if family == "date":
-            first, last = start.date(), (end - step).date()
-        return st.Timestamp(kind="timestamp", start=first, end=last)
-    raise SpecError(f"{where}: a RANGE key of type {family} is not supported", hint=hint)
+    start, end = _when(low), _when(high)
+    step = timedelta(days=1) if family == "date" else timedelta(seconds=1)
+    last: date | datetime = end - step
+    first: date | datetime = start
+    if family == "date":
+        first, last = start.date(), (end - step).date()
+    return st.Timestamp(kind="timestamp", start=first, end=last)
 
 
 def _when(text: str) -> datetime:
@@ -155,27 +156,17 @@ def _when(text: str) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _span(where: str, info: Partitioning, hint: str) -> tuple[str, str]:
-    """[lowest lower bound, highest upper bound) of contiguous RANGE partitions, in the key's
-    order (as text, ``100`` would sort before ``2``)."""
+def _span(
+    where: str, info: Partitioning, hint: str, value: Callable[[str], Decimal | datetime]
+) -> tuple[str, str]:
+    """[lowest lower bound, highest upper bound) of contiguous RANGE partitions, the bounds
+    ordered as the key's values (``value``: as text, ``100`` would sort before ``2``)."""
     if any("VALUE" in v for span in info.ranges for v in span):
         raise SpecError(f"{where}: MINVALUE/MAXVALUE bounds are not supported", hint=hint)
-    spans = sorted(info.ranges, key=lambda span: [_bound_order(v) for v in span])
+    spans = sorted(info.ranges, key=lambda span: (value(span[0]), value(span[1])))
     if any(a[1] != b[0] for a, b in zip(spans, spans[1:], strict=False)):
         raise SpecError(f"{where}: the partitions' ranges have gaps", hint=hint)
     return spans[0][0], spans[-1][1]
-
-
-def _bound_order(text: str) -> Decimal | datetime | str:
-    """A bound as the value it stands for: a number, a date or time, else its text."""
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        pass
-    try:
-        return _when(text)
-    except ValueError:
-        return text
 
 
 def check_key(table: str, column: str, info: Partitioning, strat: st.Strategy) -> None:
@@ -194,7 +185,7 @@ def check_key(table: str, column: str, info: Partitioning, strat: st.Strategy) -
         if outside := [v for v in values if str(v) not in listed]:
             raise SpecError(f"{where}: {outside[0]!r} is in no partition's list", hint=hint)
     if info.strategy == "RANGE" and info.ranges and isinstance(strat, st.Range | st.Timestamp):
-        low, high = _span(where, info, hint)
+        low, high = _span(where, info, hint, Decimal if isinstance(strat, st.Range) else _when)
         if isinstance(strat, st.Range) and not float(low) <= strat.min <= strat.max < float(high):
             raise SpecError(
                 f"{where}: [{strat.min}, {strat.max}] is not within [{low}, {high})", hint=hint
